@@ -165,3 +165,30 @@ def test_with_mecab_every_learnt_piece_lies_inside_one_morpheme():
 
     assert crossing(train_tokenizer(texts, 1000, mecab=True)) == []
     assert len(crossing(train_tokenizer(texts, 1000))) > 50, "without MeCab, pieces span word boundaries"
+
+
+def test_a_ppl_evaluation_hook_gives_a_validation_loss_curve_per_language(tmp_path, monkeypatch):
+    monkeypatch.setenv("JEVAL_HOME", str(tmp_path / "home"))
+    ja_valid = tmp_path / "valid_ja.jsonl"
+    ja_valid.write_text("".join(json.dumps({"text": line}, ensure_ascii=False) + "\n" for line in
+                                [json.loads(r)["text"] for r in (EXAMPLES / "data" / "ja_web.jsonl").read_text(
+                                    encoding="utf-8").splitlines()[:6]]), encoding="utf-8")
+    en_valid = tmp_path / "valid_en.txt"
+    en_valid.write_text((EXAMPLES / "data" / "en_web.txt").read_text(encoding="utf-8")[:3000], encoding="utf-8")
+    config = micro(
+        {"ja": {"path": str(EXAMPLES / "data" / "ja_web.jsonl")},
+         "en": {"path": str(EXAMPLES / "data" / "en_web.txt"), "format": "text"}},
+        stages=[{"name": "main", "steps": 20, "warmup_steps": 2, "mixture": {"ja": 0.5, "en": 0.5}}],
+        save_every=10, log_every=10,
+        eval={"tasks": ["ppl"], "every": 10,
+              "args": ["--backend", "local", "--corpus", f"{ja_valid},{en_valid}", "--lang", "ja,en",
+                       "--cache", str(tmp_path / "generations.sqlite")]},
+    )
+    train(config, tmp_path / "out")
+
+    curve = [json.loads(line) for line in (tmp_path / "out" / "eval_curve.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in curve] == [10, 20]
+    assert all(r["returncode"] == 0 for r in curve), curve
+    for lang in ("ja", "en"):
+        losses = [r["scores"][f"ppl/loss,lang={lang}"] for r in curve]
+        assert losses[1] < losses[0]

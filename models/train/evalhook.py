@@ -45,12 +45,15 @@ def servable_copy(checkpoint: Path, target: Path) -> Path:
 
 
 def first_metrics(results: dict) -> dict[str, float]:
+    """Each task's first metric, plus every metric a task breaks down by language or corpus
+    (`loss` and `loss,lang=ja`, ...), so a `ppl` evaluation gives one validation-loss curve per language."""
     scores = {}
     for task, info in results.get("tasks", {}).items():
-        for name, value in info.get("metrics", {}).items():
-            if isinstance(value, int | float):
-                scores[f"{task}/{name}"] = value
-                break
+        numeric = {k: v for k, v in info.get("metrics", {}).items() if isinstance(v, int | float)}
+        broken_down = {name.split(",", 1)[0] for name in numeric if "=" in name.partition(",")[2]}
+        keep = broken_down | set(list(numeric)[:1])
+        scores.update({f"{task}/{name}": value for name, value in numeric.items()
+                       if name.split(",", 1)[0] in keep})
     return scores
 
 
