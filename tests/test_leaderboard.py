@@ -184,6 +184,14 @@ def test_lenient_diagnostics_are_their_own_columns(tmp_path, capsys):
     assert lenient.splitlines()[:2] == ["model,Jaster NLI,jamp lenient EM,jamp out of label set", "m,50.00,70.00,25.00"]
 
 
+def test_number_answer_diagnostics_show_their_out_of_format_rate(tmp_path, capsys):
+    mgsm = lm_eval_task("jl_mgsm", 0.1)
+    mgsm["metrics"].update(out_of_format=0.6, lenient_exact_match=0.3)
+    write_jeval_run(tmp_path, "m", "r1", "2026-01-01T00:00:00+0000", {"jl_mgsm": mgsm})
+    lenient, _ = board_text(capsys, tmp_path, "--format", "csv", "--lenient", "--columns", "MGSM,jaster_lenient")
+    assert lenient.splitlines()[:2] == ["model,MGSM,jl_mgsm lenient EM,jl_mgsm out of format", "m,10.00,30.00,60.00"]
+
+
 def test_arena_battles_from_a_vote_store_and_a_file_are_rated_by_the_arena_code(tmp_path, capsys):
     """Battles pooled from a real SQLite vote store and a JSONL file give the ratings the arena's own
     `leaderboard()` gives for the same battles."""

@@ -122,8 +122,9 @@ def run_cells(run: RunRecord, lenient: bool) -> list[Cell]:
             data = _signature(run.tasks, [name])
             add(Column(f"{name} lenient EM", "jaster_lenient", task["protocol"], order=2 * order),
                 metrics.get("lenient_exact_match"), data)
-            add(Column(f"{name} out of label set", "jaster_lenient", task["protocol"], "score_low", 2 * order + 1),
-                metrics.get("out_of_label_set"), data)
+            kind = "out_of_format" if "out_of_format" in metrics else "out_of_label_set"
+            add(Column(f"{name} {kind.replace('_', ' ')}", "jaster_lenient", task["protocol"], "score_low",
+                       2 * order + 1), metrics.get(kind), data)
     return out
 
 

@@ -116,8 +116,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="add a weighted mean of score columns, e.g. 'Jaster AVG=2,JGLUE mean=1,MT-Bench=1'")
     p.add_argument("--sort", metavar="COLUMN", help="order rows by this column (default: the first score column)")
     p.add_argument("--lenient", action="store_true",
-                   help="add Jaster's answer-format diagnostics (lenient exact match, out-of-label-set rate) "
-                        "as their own columns, apart from the strict scores")
+                   help="add answer-format diagnostics (lenient exact match; out-of-label-set rate, or "
+                        "out-of-format rate for number answers) as their own columns, apart from the strict scores")
     p.add_argument("--correlate", action="store_true",
                    help="rank correlations (Spearman, Kendall) of arena ratings and MT-Bench with every score column")
     p.add_argument("--plot", help="with --correlate: the figure's PNG file (default: next to --out)")

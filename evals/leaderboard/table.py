@@ -24,7 +24,7 @@ WEIGHTED = "Combined (weighted)"
 FORMULA = "formula"
 SCORE_KINDS = ("score", "score_low")
 RANKED_KINDS = (*SCORE_KINDS, "rating")
-GROUP_NAMES = {"jaster": "Jaster", "jaster_lenient": "Jaster answer-format diagnostics", "jglue": "JGLUE",
+GROUP_NAMES = {"jaster": "Jaster", "jaster_lenient": "Answer-format diagnostics", "jglue": "JGLUE",
                "mgsm": "MGSM", "xlsum": "XL-Sum", "ja_leaderboard": "ja_leaderboard", "mtbench": "MT-Bench",
                "arena": "Arena"}
 
