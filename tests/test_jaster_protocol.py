@@ -14,7 +14,7 @@ from conftest import error_lines, jeval
 from jeval.errors import JevalError
 from jeval.registry import load_registry
 from jeval.runner import item_limit
-from jeval.tasks.jaster.protocol import Example, build_prompt, extract_answer
+from jeval.tasks.jaster.protocol import Example, JasterTask, build_prompt, extract_answer
 from jeval.tasks.jaster.suite import summarize
 from jeval.tasks.jaster.upstream import read_output_info, read_prompt_header
 
@@ -225,10 +225,12 @@ def test_malformed_preprocessed_file_is_reported_and_nothing_is_replaced(sample_
 
 
 def test_dataset_without_converter_says_how_to_prepare_it(tmp_path):
-    proc = jeval("data", "prepare", "wiki_coreference", "--data-dir", tmp_path)
-    assert proc.returncode == 2
-    [line] = error_lines(proc)
-    assert "--jaster-dir" in line and "wiki_coreference" in line
+    """Every suite dataset has a converter now; one declared without says to use --jaster-dir."""
+    task = JasterTask(name="some_dataset", category="FA", module="some_module")
+    assert task.sources == ()
+    with pytest.raises(JevalError, match="--jaster-dir") as caught:
+        task.convert({}, tmp_path)
+    assert "some_dataset" in str(caught.value)
 
 
 def test_chat_variants_are_their_own_protocols(prepared):

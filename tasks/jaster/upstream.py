@@ -6,6 +6,15 @@ its output length and metrics) is written in llm-jp-eval's source: the dataset p
 prepare` downloads those files at the v1.4.1 tag like any other source and reads the values out of
 their syntax tree. Nothing from them is executed, and none of their text lives in jeval's code.
 
+The values are read wherever a processor sets them: `self.output_info.<field> = ...` statements,
+or the keyword arguments of an `OutputInfo(...)` call in the class (the Wikipedia processors build
+one and hand it to their base class). Beside plain literals and `+` between them, the reader
+understands the few expression forms those processors write, evaluated by a small interpreter over
+the syntax tree: `textwrap.dedent(...)` optionally followed by `.rstrip()` / `.strip()` /
+`.lstrip()`, f-strings whose fields are such expressions, class attributes named as `self.X`,
+`cls.X` or `<Class>.X` (taken from the processor class or a base class in the same module),
+`"<separator>".join(...)`, and `.values()` of a dictionary display (its keys are never evaluated).
+
 Their checksums could not be established where jeval was written (no copy of the tag was
 reachable), so these sources are unpinned: accepted on first download, their SHA-256 recorded in
 the prepared manifest.
@@ -14,6 +23,7 @@ the prepared manifest.
 from __future__ import annotations
 
 import ast
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,14 +56,114 @@ def _parse(path: Path) -> ast.Module:
         raise JevalError(f"{path}: not a readable Python source file ({e})") from None
 
 
-def _literal(node: ast.expr, path: Path) -> object:
-    """A literal value, with `+` between literals and parenthesised implicit concatenation."""
+_STRIP_METHODS = ("rstrip", "strip", "lstrip")
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Where class attributes named in an expression are looked up: the processor class and its
+    bases defined in the same module, nearest first."""
+
+    path: Path
+    classes: tuple[ast.ClassDef, ...] = ()
+
+    def attribute(self, name: str, node: ast.expr) -> ast.expr:
+        for cls in self.classes:
+            for stmt in cls.body:
+                if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                        and stmt.targets[0].id == name):
+                    return stmt.value
+                if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id == name
+                        and stmt.value is not None):
+                    return stmt.value
+        raise JevalError(f"{self.path}:{node.lineno}: {ast.unparse(node)!r} names no class attribute set to a literal")
+
+
+def _fail(node: ast.expr, path: Path) -> JevalError:
+    return JevalError(f"{path}:{node.lineno}: expected a literal value, found {ast.unparse(node)!r}")
+
+
+def _is_dedent(func: ast.expr) -> bool:
+    return ((isinstance(func, ast.Attribute) and func.attr == "dedent" and isinstance(func.value, ast.Name)
+             and func.value.id == "textwrap") or (isinstance(func, ast.Name) and func.id == "dedent"))
+
+
+def _class_attribute_name(node: ast.expr, scope: _Scope) -> str | None:
+    """`X` for `self.X`, `cls.X` or `<one of the scope's classes>.X`."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        owners = {"self", "cls", *(c.name for c in scope.classes)}
+        if node.value.id in owners:
+            return node.attr
+    return None
+
+
+def _evaluate(node: ast.expr, scope: _Scope, depth: int = 0) -> object:
+    """The value of a literal expression in the forms listed in the module docstring; anything else
+    is an error. Nothing is executed: each form is computed here from the syntax tree."""
+    path = scope.path
+    if depth > 20:
+        raise _fail(node, path)
+    if isinstance(node, ast.Constant):
+        return node.value
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _literal(node.left, path) + _literal(node.right, path)
-    try:
-        return ast.literal_eval(node)
-    except ValueError:
-        raise JevalError(f"{path}:{node.lineno}: expected a literal value, found {ast.unparse(node)!r}") from None
+        left, right = _evaluate(node.left, scope, depth + 1), _evaluate(node.right, scope, depth + 1)
+        if type(left) is not type(right) or not isinstance(left, str | list | tuple | int):
+            raise _fail(node, path)
+        return left + right
+    if isinstance(node, ast.List | ast.Tuple):
+        items = [_evaluate(e, scope, depth + 1) for e in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        value = _evaluate(node.operand, scope, depth + 1)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise _fail(node, path)
+        return -value
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for part in node.values:
+            if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                parts.append(part.value)
+            elif isinstance(part, ast.FormattedValue) and part.conversion == -1 and part.format_spec is None:
+                value = _evaluate(part.value, scope, depth + 1)
+                if not isinstance(value, str | int):
+                    raise _fail(part.value, path)
+                parts.append(str(value))
+            else:
+                raise _fail(node, path)
+        return "".join(parts)
+    name = _class_attribute_name(node, scope)
+    if name is not None:
+        return _evaluate(scope.attribute(name, node), scope, depth + 1)
+    if isinstance(node, ast.Call) and not node.keywords:
+        func, args = node.func, node.args
+        if _is_dedent(func) and len(args) == 1:
+            text = _evaluate(args[0], scope, depth + 1)
+            if isinstance(text, str):
+                return textwrap.dedent(text)
+        elif isinstance(func, ast.Attribute) and func.attr in _STRIP_METHODS and len(args) <= 1:
+            text = _evaluate(func.value, scope, depth + 1)
+            chars = _evaluate(args[0], scope, depth + 1) if args else None
+            if isinstance(text, str) and (chars is None or isinstance(chars, str)):
+                return getattr(text, func.attr)(chars)
+        elif isinstance(func, ast.Attribute) and func.attr == "join" and len(args) == 1:
+            separator = _evaluate(func.value, scope, depth + 1)
+            items = _evaluate(args[0], scope, depth + 1)
+            if (isinstance(separator, str) and isinstance(items, list | tuple)
+                    and all(isinstance(i, str) for i in items)):
+                return separator.join(items)
+        elif isinstance(func, ast.Attribute) and func.attr == "values" and not args:
+            target = func.value
+            attribute = _class_attribute_name(target, scope)
+            if attribute is not None:
+                target = scope.attribute(attribute, target)
+            if isinstance(target, ast.Dict):
+                return [_evaluate(v, scope, depth + 1) for v in target.values]
+    raise _fail(node, path)
+
+
+def _literal(node: ast.expr, path: Path, classes: tuple[ast.ClassDef, ...] = ()) -> object:
+    """A literal value (see the module docstring for the forms understood)."""
+    return _evaluate(node, _Scope(path, classes))
 
 
 def _data_name(cls: ast.ClassDef) -> str | None:
@@ -67,11 +177,24 @@ def _data_name(cls: ast.ClassDef) -> str | None:
     return None
 
 
+def _is_output_info_call(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and (
+        (isinstance(node.func, ast.Name) and node.func.id == "OutputInfo")
+        or (isinstance(node.func, ast.Attribute) and node.func.attr == "OutputInfo"))
+
+
 def _output_info_assignments(cls: ast.ClassDef) -> dict[str, ast.expr]:
-    """`self.output_info.<field> = value` statements in the class's methods."""
+    """`self.output_info.<field> = value` statements in the class's methods, and the keyword
+    arguments of `OutputInfo(...)` calls there, the first of each field in source order."""
     found: dict[str, ast.expr] = {}
-    for node in ast.walk(cls):
-        if not isinstance(node, ast.Assign | ast.AnnAssign):
+    nodes = sorted((n for n in ast.walk(cls) if isinstance(n, ast.Assign | ast.AnnAssign | ast.Call)),
+                   key=lambda n: (n.lineno, n.col_offset))
+    for node in nodes:
+        if isinstance(node, ast.Call):
+            if _is_output_info_call(node):
+                for keyword in node.keywords:
+                    if keyword.arg is not None:
+                        found.setdefault(keyword.arg, keyword.value)
             continue
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         for target in targets:
@@ -81,29 +204,66 @@ def _output_info_assignments(cls: ast.ClassDef) -> dict[str, ast.expr]:
     return found
 
 
-def read_output_info(path: Path, data_name: str) -> OutputInfo:
-    """The instruction, output length and metrics of the processor whose `data_name` is given.
-
-    A processor that inherits them takes them from its base class in the same module."""
+def _processor_lineage(path: Path, data_name: str) -> list[ast.ClassDef]:
+    """The processor class whose `data_name` is given, then its base classes in the same module."""
     module = _parse(path)
     classes = {c.name: c for c in module.body if isinstance(c, ast.ClassDef)}
     chosen = next((c for c in classes.values() if _data_name(c) == data_name), None)
     if chosen is None:
         raise JevalError(f"{path}: no dataset processor with data_name = {data_name!r}")
-    fields: dict[str, ast.expr] = {}
-    lineage, seen = [chosen], set()
+    lineage, seen, found = [chosen], set(), []
     while lineage:
         cls = lineage.pop(0)
+        if cls.name in seen:
+            continue
         seen.add(cls.name)
+        found.append(cls)
+        lineage += [classes[b.id] for b in cls.bases if isinstance(b, ast.Name) and b.id in classes]
+    return found
+
+
+def read_class_mapping(path: Path, data_name: str, names: tuple[str, ...]) -> dict[str, object]:
+    """A dictionary that a processor keeps as a class attribute (the first of `names` it sets),
+    keyed by each key's last name (`NamedEntityCategory.PERSON` gives "PERSON"), its values read
+    as literals. The keys are never evaluated."""
+    scope = _Scope(path, tuple(_processor_lineage(path, data_name)))
+    for name in names:
+        try:
+            node = scope.attribute(name, ast.Name(id=name, lineno=0))
+        except JevalError:
+            continue
+        if not isinstance(node, ast.Dict):
+            raise JevalError(f"{path}:{node.lineno}: {name} of processor {data_name!r} is not a dictionary display")
+        mapping: dict[str, object] = {}
+        for key, value in zip(node.keys, node.values, strict=True):
+            if isinstance(key, ast.Attribute):
+                label = key.attr
+            elif isinstance(key, ast.Name):
+                label = key.id
+            elif isinstance(key, ast.Constant) and isinstance(key.value, str):
+                label = key.value
+            else:
+                raise JevalError(f"{path}:{value.lineno}: unexpected key in {name} of processor {data_name!r}")
+            mapping[label] = _evaluate(value, scope)
+        return mapping
+    raise JevalError(f"{path}: processor {data_name!r} sets none of {', '.join(names)}")
+
+
+def read_output_info(path: Path, data_name: str) -> OutputInfo:
+    """The instruction, output length and metrics of the processor whose `data_name` is given.
+
+    A processor that inherits them takes them from its base class in the same module."""
+    scope = _processor_lineage(path, data_name)
+    fields: dict[str, ast.expr] = {}
+    for cls in scope:
         for key, value in _output_info_assignments(cls).items():
             fields.setdefault(key, value)
-        lineage += [classes[b.id] for b in cls.bases if isinstance(b, ast.Name) and b.id in classes and b.id not in seen]
     missing = [k for k in ("instruction", "output_length", "metrics") if k not in fields]
     if missing:
         raise JevalError(f"{path}: processor {data_name!r} sets no output_info.{', output_info.'.join(missing)}")
-    instruction = _literal(fields["instruction"], path)
-    length = _literal(fields["output_length"], path)
-    metrics = _literal(fields["metrics"], path)
+    instruction = _literal(fields["instruction"], path, tuple(scope))
+    length = _literal(fields["output_length"], path, tuple(scope))
+    metrics = _literal(fields["metrics"], path, tuple(scope))
     if not isinstance(instruction, str) or not isinstance(length, int) or not (
             isinstance(metrics, list | tuple) and all(isinstance(m, str) for m in metrics)):
         raise JevalError(f"{path}: processor {data_name!r} has an instruction, output_length or metrics of the wrong type")

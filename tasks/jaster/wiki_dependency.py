@@ -1,0 +1,48 @@
+"""wiki_dependency: dependencies between the phrases (文節) of the Wikipedia Annotated Corpus's
+documents, built as llm-jp-eval v1.4.1 builds them (see wiki_base for the corpus, splits and
+filtering).
+
+Input: the text of the document's sentences, the parenthesised parts the corpus splits off into
+their own sentences left out. Output: one line `<phrase> -> <head phrase>` per phrase that has a
+head, in document order, each phrase with its full surface text (particles and punctuation
+included), lines joined by a newline.
+
+The ` -> ` form and one pair per line are those of upstream's instruction (read from its source);
+the surface texts and the handling of parentheses are jeval's best knowledge of the processor
+body, which could not be read here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
+from jeval.tasks.jaster.wiki_base import ARCHIVE, LICENCE, convert_documents, main_sentences
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from rhoknp import Document
+
+ARROW = " -> "
+
+
+def convert(document: Document) -> Example:
+    sentences = main_sentences(document)
+    pairs = [f"{phrase.text}{ARROW}{phrase.parent.text}"
+             for sentence in sentences for phrase in sentence.phrases if phrase.parent is not None]
+    return Example("".join(s.text for s in sentences), "\n".join(pairs))
+
+
+def build_splits(files: dict[str, Path]) -> Splits:
+    return convert_documents(files, convert)
+
+
+TASK = JasterTask(
+    name="wiki_dependency",
+    category="FA",
+    module="wiki/dependency",
+    raw_sources=(ARCHIVE,),
+    build_splits=build_splits,
+    licence_note=f"Wikipedia Annotated Corpus: {LICENCE}",
+)

@@ -1,0 +1,89 @@
+"""wiki_ner: the named entities of the Wikipedia Annotated Corpus's documents, built as llm-jp-eval
+v1.4.1 builds them (see wiki_base for the corpus, splits and filtering).
+
+Input: the document's text with its parentheses restored: each parenthesised part that the corpus
+splits off into its own sentence (comment `括弧始:<open> 括弧終:<close> 括弧位置:<offset>`) goes
+back, between its brackets, at its offset into the sentence before it. Output: every named entity
+of the document in document order (those of the parenthesised parts included) as
+`<text>（<category name>）`, joined by a space. The category names come from the table in
+llm-jp-eval's processor (`NE_CATEGORY_TO_TEXT`, keyed by rhoknp's `NamedEntityCategory`), read
+from its downloaded source like the instruction; an entity whose category the table does not
+name (OPTIONAL) is left out.
+
+Confirmed from llm-jp-eval's source excerpts: the table's place and its first seven names. The
+restoring of parentheses, the separator and the output form are jeval's best knowledge of the
+processor body, which could not be read here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jeval.errors import JevalError
+from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
+from jeval.tasks.jaster.upstream import processor_source, read_class_mapping
+from jeval.tasks.jaster.wiki_base import ARCHIVE, LICENCE, convert_documents, is_parenthesis
+
+if TYPE_CHECKING:
+    from rhoknp import Document
+
+NAME = "wiki_ner"
+MODULE = "wiki/ner"
+TABLE_NAMES = ("NE_CATEGORY_TO_TEXT", "_NE_CATEGORY_TO_TEXT")
+SEPARATOR = " "
+PARENTHESIS = re.compile(r"括弧始:(?P<open>\S+) 括弧終:(?P<close>\S+) 括弧位置:(?P<offset>\d+)")
+
+
+def restored_text(document: Document) -> str:
+    """The document's text with each split-off parenthesised part back in its sentence."""
+    texts: list[str] = []
+    inserts: list[list[tuple[int, str]]] = []
+    for sentence in document.sentences:
+        if not is_parenthesis(sentence):
+            texts.append(sentence.text)
+            inserts.append([])
+            continue
+        match = PARENTHESIS.search(sentence.misc_comment)
+        if match is None or not texts:
+            raise ValueError(f"sentence {sentence.sid}: parenthesised part without a position "
+                             f"({sentence.misc_comment!r}) or without a sentence before it")
+        offset = int(match["offset"])
+        if offset > len(texts[-1]):
+            raise ValueError(f"sentence {sentence.sid}: parenthesis offset {offset} beyond its sentence")
+        inserts[-1].append((offset, f"{match['open']}{sentence.text}{match['close']}"))
+    restored = []
+    for text, parts in zip(texts, inserts, strict=True):
+        for offset, part in reversed(parts):
+            text = text[:offset] + part + text[offset:]
+        restored.append(text)
+    return "".join(restored)
+
+
+def category_names(processor: Path) -> dict[str, str]:
+    table = read_class_mapping(processor, NAME, TABLE_NAMES)
+    if not all(isinstance(v, str) for v in table.values()):
+        raise JevalError(f"{processor}: {NAME}'s category names must be strings")
+    return {k: str(v) for k, v in table.items()}
+
+
+def build_splits(files: dict[str, Path]) -> Splits:
+    names = category_names(files[processor_source(MODULE).url])
+
+    def convert(document: Document) -> Example:
+        entities = [f"{ne.text}（{names[ne.category.value]}）"
+                    for ne in document.named_entities if ne.category.value in names]
+        return Example(restored_text(document), SEPARATOR.join(entities))
+
+    return convert_documents(files, convert)
+
+
+TASK = JasterTask(
+    name=NAME,
+    category="FA",
+    module=MODULE,
+    raw_sources=(ARCHIVE,),
+    build_splits=build_splits,
+    licence_note=f"Wikipedia Annotated Corpus: {LICENCE}",
+)
