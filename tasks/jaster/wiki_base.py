@@ -13,19 +13,21 @@ fetches the same files one by one from raw.githubusercontent.com at that tag, la
 releases the tag's archive) and reads the same paths inside it.
 
 Established from llm-jp-eval's source excerpts: the tag (`WAC_VERSION`: every excerpt of the
-processors in their v1.4-era `llm_jp_eval.jaster` package says v1.1.2; v1.1.0 appears only in the
-older `llm_jp_eval.datasets` package), the per-document files and id lists, rhoknp as the parser,
-and that the helper turning a base phrase into text lives in the shared base module. The helper's
-rule (`base_phrase_text`), the blank-output filter and the sentence handling of parentheses (see
-`main_sentences`) are jeval's best knowledge of upstream, not read from it. GitHub serves the
-archive without a pinned checksum, so it is unpinned (recorded at first download). Licence: CC
-BY-SA 4.0, as the corpus states for its Wikipedia-derived text (not re-checked where this was
-written).
+processors in the `llm_jp_eval.jaster` package, which v1.4.1 has, says v1.1.2; v1.1.0 appears only
+in excerpts of the older `llm_jp_eval.datasets` package, some of which already say v1.1.2), the
+per-document files and id lists, rhoknp as the parser, and that the helper turning a base phrase
+into text lives in the shared base module. From llm-jp-eval's test excerpts: which tasks restore
+the parenthesised parts into their input (wiki_ner, wiki_pas) and which leave them out (the
+others). The helper's rule (`base_phrase_text`), the sorted order and the blank-output filter are
+jeval's best knowledge of upstream, not read from it. GitHub serves the archive without a pinned
+checksum, so it is unpinned (recorded at first download). Licence: CC BY-SA 4.0, as the corpus
+states for its Wikipedia-derived text (not re-checked where this was written).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,6 +46,7 @@ LICENCE = "CC BY-SA 4.0 (Wikipedia Annotated Corpus, ku-nlp)"
 ARCHIVE = Source(f"https://github.com/ku-nlp/WikipediaAnnotatedCorpus/archive/refs/tags/{WAC_TAG}.zip", "", LICENCE)
 PARENTHESIS_COMMENT = "括弧始"
 """The comment KNP files of the corpus give a parenthesised part split off into its own sentence."""
+PARENTHESIS = re.compile(r"括弧始:(?P<open>\S+) 括弧終:(?P<close>\S+) 括弧位置:(?P<offset>\d+)")
 FUNCTION_POS = ("助詞", "特殊", "判定詞")
 """Parts of speech trimmed from both ends of a mention's text."""
 
@@ -143,8 +146,33 @@ def is_parenthesis(sentence: Sentence) -> bool:
 
 def main_sentences(document: Document) -> list[Sentence]:
     """The document's sentences without the parenthesised parts the corpus splits off (what
-    reading, dependency, PAS and coreference take as their text)."""
+    reading, dependency and coreference take as their text)."""
     return [s for s in document.sentences if not is_parenthesis(s)]
+
+
+def restored_text(document: Document) -> str:
+    """The document's text with each split-off parenthesised part back in its sentence."""
+    texts: list[str] = []
+    inserts: list[list[tuple[int, str]]] = []
+    for sentence in document.sentences:
+        if not is_parenthesis(sentence):
+            texts.append(sentence.text)
+            inserts.append([])
+            continue
+        match = PARENTHESIS.search(sentence.misc_comment)
+        if match is None or not texts:
+            raise ValueError(f"sentence {sentence.sid}: parenthesised part without a position "
+                             f"({sentence.misc_comment!r}) or without a sentence before it")
+        offset = int(match["offset"])
+        if offset > len(texts[-1]):
+            raise ValueError(f"sentence {sentence.sid}: parenthesis offset {offset} beyond its sentence")
+        inserts[-1].append((offset, f"{match['open']}{sentence.text}{match['close']}"))
+    restored = []
+    for text, parts in zip(texts, inserts, strict=True):
+        for offset, part in reversed(parts):
+            text = text[:offset] + part + text[offset:]
+        restored.append(text)
+    return "".join(restored)
 
 
 def main_document(document: Document) -> Document:

@@ -8,8 +8,9 @@ entities (rhoknp's `base_phrase.entities`, which coreference tags and argument t
 cluster, clusters in the order of their first base phrase, a cluster of one left out; each line
 is its mentions' texts in document order (wiki_base.base_phrase_text), joined by a space.
 
-Confirmed from llm-jp-eval's test excerpts: the sample of wiki00280639 (output `アメリカ
-アメリカ合衆国` and `アメリカ議会図書館 国立図書館` on two lines). Grouping by identical entity
+Confirmed from llm-jp-eval's test excerpts: the sample of wiki00280639 (input without its
+parenthesised part, output `アメリカ アメリカ合衆国` and `アメリカ議会図書館 国立図書館` on two
+lines), and that wiki00132787's input leaves its parenthesised parts out. Grouping by identical entity
 sets and the rest are jeval's best knowledge of the processor body, which could not be read here.
 """
 

@@ -10,21 +10,22 @@ llm-jp-eval's processor (`NE_CATEGORY_TO_TEXT`, keyed by rhoknp's `NamedEntityCa
 from its downloaded source like the instruction; an entity whose category the table does not
 name (OPTIONAL) is left out.
 
-Confirmed from llm-jp-eval's source excerpts: the table's place and its first seven names. The
-restoring of parentheses, the separator and the output form are jeval's best knowledge of the
-processor body, which could not be read here.
+Confirmed from llm-jp-eval's source and test excerpts: the table's place and its first seven
+names; the samples of wiki00280639 and wiki00132787 (parentheses restored in the input, entities
+inside them listed after those of their sentence, a space between entities, OPTIONAL absent). The
+restoring rule where a sentence has several parenthesised parts (each at its own offset) is
+jeval's best knowledge of the processor body, which could not be read here.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jeval.errors import JevalError
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
 from jeval.tasks.jaster.upstream import processor_source, read_class_mapping
-from jeval.tasks.jaster.wiki_base import ARCHIVE, LICENCE, convert_documents, is_parenthesis
+from jeval.tasks.jaster.wiki_base import ARCHIVE, LICENCE, convert_documents, restored_text
 
 if TYPE_CHECKING:
     from rhoknp import Document
@@ -33,32 +34,6 @@ NAME = "wiki_ner"
 MODULE = "wiki/ner"
 TABLE_NAMES = ("NE_CATEGORY_TO_TEXT", "_NE_CATEGORY_TO_TEXT")
 SEPARATOR = " "
-PARENTHESIS = re.compile(r"括弧始:(?P<open>\S+) 括弧終:(?P<close>\S+) 括弧位置:(?P<offset>\d+)")
-
-
-def restored_text(document: Document) -> str:
-    """The document's text with each split-off parenthesised part back in its sentence."""
-    texts: list[str] = []
-    inserts: list[list[tuple[int, str]]] = []
-    for sentence in document.sentences:
-        if not is_parenthesis(sentence):
-            texts.append(sentence.text)
-            inserts.append([])
-            continue
-        match = PARENTHESIS.search(sentence.misc_comment)
-        if match is None or not texts:
-            raise ValueError(f"sentence {sentence.sid}: parenthesised part without a position "
-                             f"({sentence.misc_comment!r}) or without a sentence before it")
-        offset = int(match["offset"])
-        if offset > len(texts[-1]):
-            raise ValueError(f"sentence {sentence.sid}: parenthesis offset {offset} beyond its sentence")
-        inserts[-1].append((offset, f"{match['open']}{sentence.text}{match['close']}"))
-    restored = []
-    for text, parts in zip(texts, inserts, strict=True):
-        for offset, part in reversed(parts):
-            text = text[:offset] + part + text[offset:]
-        restored.append(text)
-    return "".join(restored)
 
 
 def category_names(processor: Path) -> dict[str, str]:
