@@ -69,8 +69,9 @@ def prepared(tmp_path_factory) -> Path:
                  for p in root.rglob("*") if p.is_file() and p.name not in ("jeval-mirror.json", "README.md")}
     (root / "jeval-mirror.json").write_text(json.dumps({"checksums": checksums}))
     data = tmp_path_factory.mktemp("wiki-data")
-    proc = jeval("data", "prepare", *NAMES, "--mirror", root, "--data-dir", data)
+    proc = jeval("data", "prepare", "jaster_fa", "--mirror", root, "--data-dir", data)
     assert proc.returncode == 0, proc.stderr
+    assert {p.name for p in data.iterdir() if p.name != "raw"} == set(NAMES)
     return data
 
 
@@ -91,6 +92,13 @@ RIVER = "川は海へ流れる。"
 TARO = "太郎は本を買った。彼はそれを読んだ。"
 TOWER = "東京タワーは1958年に完成した。"
 HANAKO = "花子は駅で友人に会った。その友人は喜んだ。"
+
+
+def test_the_jaster_suite_builds_the_five_from_the_corpus_archive():
+    proc = jeval("data", "sources", "jaster", "--json")
+    assert proc.returncode == 0, proc.stderr
+    archive_users = {s["task"] for s in json.loads(proc.stdout) if s["url"] == f"https://{ARCHIVE}"}
+    assert archive_users == set(NAMES)
 
 
 def test_the_committed_archive_is_built_from_its_contents_folder():
