@@ -203,3 +203,16 @@ def test_an_unknown_processor_form_is_an_error_naming_the_line(jaster_mirror, tm
     replace_on_mirror(root, f"{PROCESSORS}/pas.py", path.read_bytes())
     line = prepare_fails("wiki_pas", url, tmp_path / "data")
     assert "pas.py:" in line and "expected a literal value" in line and "open(" in line
+
+
+def test_several_parenthesised_parts_go_back_at_their_own_offsets():
+    from jeval.tasks.jaster.wiki_base import parse_knp, restored_text
+
+    def sentence(sid: str, comment: str, word: str) -> str:
+        return f"# S-ID:{sid}{comment}\n* -1D\n+ -1D\n{word} {word} {word} 名詞 6 普通名詞 1 * 0 * 0\nEOS\n"
+
+    knp = (sentence("wiki00000001-01", " 括弧削除", "山と川")
+           + sentence("wiki00000001-01-01", " 括弧始:（ 括弧終:） 括弧位置:3", "かわ")
+           + sentence("wiki00000001-01-02", " 括弧始:「 括弧終:」 括弧位置:1", "やま")
+           + sentence("wiki00000001-02", "", "海"))
+    assert restored_text(parse_knp("test", knp)) == "山「やま」と川（かわ）海"

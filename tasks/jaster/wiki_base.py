@@ -163,13 +163,11 @@ def restored_text(document: Document) -> str:
         if match is None or not texts:
             raise ValueError(f"sentence {sentence.sid}: parenthesised part without a position "
                              f"({sentence.misc_comment!r}) or without a sentence before it")
-        offset = int(match["offset"])
-        if offset > len(texts[-1]):
-            raise ValueError(f"sentence {sentence.sid}: parenthesis offset {offset} beyond its sentence")
-        inserts[-1].append((offset, f"{match['open']}{sentence.text}{match['close']}"))
+        inserts[-1].append((int(match["offset"]), f"{match['open']}{sentence.text}{match['close']}"))
     restored = []
     for text, parts in zip(texts, inserts, strict=True):
-        for offset, part in reversed(parts):
+        # From the last offset back, so that each offset still counts in the sentence's own text.
+        for _, (offset, part) in sorted(enumerate(parts), key=lambda p: (p[1][0], p[0]), reverse=True):
             text = text[:offset] + part + text[offset:]
         restored.append(text)
     return "".join(restored)
