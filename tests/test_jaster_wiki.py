@@ -216,3 +216,64 @@ def test_several_parenthesised_parts_go_back_at_their_own_offsets():
            + sentence("wiki00000001-01-02", " 括弧始:「 括弧終:」 括弧位置:1", "やま")
            + sentence("wiki00000001-02", "", "海"))
     assert restored_text(parse_knp("test", knp)) == "山「やま」と川（かわ）海"
+
+
+def test_processor_values_are_computed_from_the_syntax_tree_in_the_forms_upstream_writes(tmp_path):
+    from jeval.errors import JevalError
+    from jeval.tasks.jaster.upstream import read_class_mapping, read_output_info
+
+    path = tmp_path / "proc.py"
+    path.write_text('''
+import textwrap
+from textwrap import dedent
+
+
+class Base(BaseDatasetProcessor):
+    SEPARATOR = "、"
+    NAMES = {Category.A: "甲", Category.B: "乙"}
+
+
+class First(Base):
+    data_name = "first"
+    LIMIT = 64
+
+    def __init__(self, dataset_dir, version_name):
+        output_info = OutputInfo(
+            instruction=textwrap.dedent(
+                f"""\\
+                {cls.SEPARATOR.join(self.NAMES.values())}のどれか。
+                {First.LIMIT}字まで。
+                """
+            ).rstrip(),
+            output_length=LIMIT_UNKNOWN,
+            metrics=["set_f1"],
+        )
+        super().__init__(dataset_dir, version_name, output_info)
+
+
+class Second(Base):
+    data_name = "second"
+
+    def __init__(self, dataset_dir, version_name):
+        self.output_info.instruction = dedent("""  二つ目。  """).strip()
+        self.output_info.output_length = 8
+        self.output_info.metrics = ["exact_match"]
+
+
+class Third(Base):
+    data_name = "third"
+
+    def __init__(self, dataset_dir, version_name):
+        self.output_info.instruction = f"{self.SEPARATOR:>3}"
+        self.output_info.output_length = 8
+        self.output_info.metrics = ["exact_match"]
+''', encoding="utf-8")
+    with pytest.raises(JevalError, match="expected a literal value, found 'LIMIT_UNKNOWN'"):
+        read_output_info(path, "first")
+    path.write_text(path.read_text(encoding="utf-8").replace("LIMIT_UNKNOWN", "self.LIMIT"), encoding="utf-8")
+    first = read_output_info(path, "first")
+    assert (first.instruction, first.output_length, first.metrics) == ("甲、乙のどれか。\n64字まで。", 64, ("set_f1",))
+    assert read_output_info(path, "second").instruction == "二つ目。"
+    with pytest.raises(JevalError, match="expected a literal value"):
+        read_output_info(path, "third")  # a format spec is not among the forms understood
+    assert read_class_mapping(path, "first", ("MISSING", "NAMES")) == {"A": "甲", "B": "乙"}
