@@ -300,5 +300,4 @@ def test_pylint_check_is_unavailable_without_pylint(monkeypatch):
 
 
 def test_pylint_check_fails_code_with_errors():
-    pytest.importorskip("pylint")
     assert METRICS["pylint_check"].samples(["x = 1\n", "print(undefined_name)\n"], ["[]", "[]"]) == [1.0, 0.0]

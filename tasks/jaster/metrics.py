@@ -409,7 +409,7 @@ class PylintCheck(Metric):
 
         _check_lengths(preds, trues)
         if importlib.util.find_spec("pylint") is None:
-            raise MetricUnavailable("pylint_check needs pylint (pip install pylint)")
+            raise MetricUnavailable("pylint_check needs pylint (pip install 'jeval[pylint]')")
         out: Values = []
         with tempfile.TemporaryDirectory(prefix="jeval-pylint-") as tmp:
             for i, pred in enumerate(preds):
