@@ -268,3 +268,21 @@ def test_an_empty_folder_is_an_error_not_an_empty_table(tmp_path):
     lines = error_lines(proc)
     assert lines[0] == f"jeval: warning: {tmp_path / 'x.json'}: a JSON list, not a jeval results object; skipped, not counted"
     assert lines[1].startswith("jeval: error: no results to tabulate") and "1 file(s) skipped" in lines[1]
+
+
+def test_an_alias_joins_an_arena_name_to_the_model_of_a_run(tmp_path, capsys):
+    write_jeval_run(tmp_path / "results", "alpha", "r1", "2026-01-01T00:00:00+0000",
+                    {"jamp": jaster_task("jamp", 0.5)})
+    write_ratings(tmp_path / "arena.json", [("alpha-chat-v1", 1010, 1000, 1020, 50)])
+    apart, _ = board_text(capsys, tmp_path / "results", "--arena", tmp_path / "arena.json", "--format", "csv",
+                          "--columns", "Jaster NLI,arena")
+    joined, _ = board_text(capsys, tmp_path / "results", "--arena", tmp_path / "arena.json", "--format", "csv",
+                           "--columns", "Jaster NLI,arena", "--alias", "alpha-chat-v1=alpha")
+    assert sorted(line.split(",")[0] for line in apart.splitlines()[1:3]) == ["alpha", "alpha-chat-v1"]
+    rows = [line for line in joined.splitlines()[1:] if line and not line.startswith("#")]
+    assert len(rows) == 1 and rows[0].startswith("alpha,50.00,1010")
+
+
+def test_a_malformed_alias_is_one_error_line(tmp_path, capsys):
+    assert main(["leaderboard", str(tmp_path), "--alias", "alpha"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["jeval: error: --alias 'alpha': expected NAME=VALUE"]
