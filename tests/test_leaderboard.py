@@ -25,6 +25,7 @@ from jeval.arena.battles import Battle, write_battles_jsonl
 from jeval.arena.ratings import leaderboard as arena_leaderboard
 from jeval.arena.store import Turn, VoteStore
 from jeval.cli import main
+from jeval.tasks.ppl.task import PROTOCOL as PPL_PROTOCOL
 from leaderboard_support import build_results, jaster_task, lm_eval_task, write_jeval_run, write_ratings
 
 SCALE_NOTE = ("Scores are on a 0–100 scale: 0–1 scores ×100, MT-Bench's 1–10 ×10. Arena ratings are Bradley-Terry "
@@ -286,3 +287,34 @@ def test_an_alias_joins_an_arena_name_to_the_model_of_a_run(tmp_path, capsys):
 def test_a_malformed_alias_is_one_error_line(tmp_path, capsys):
     assert main(["leaderboard", str(tmp_path), "--alias", "alpha"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == ["jeval: error: --alias 'alpha': expected NAME=VALUE"]
+
+
+def _ppl_task(fingerprint: str, **bits_per_byte: float) -> dict:
+    """A `ppl` task entry as the ppl evaluator writes it (other figures left out)."""
+    return {"protocol": PPL_PROTOCOL, "category": "PPL", "shots": 0, "n_samples": 10, "limit": None,
+            "metrics": {"bits_per_byte": min(bits_per_byte.values())}, "data_fingerprint": fingerprint,
+            "languages": {lang: {"bits_per_byte": v, "bits_per_char": 2 * v, "loss": v, "tokens": 100}
+                          for lang, v in bits_per_byte.items()}}
+
+
+def test_perplexity_columns_show_bits_per_byte_per_language_lower_is_better(tmp_path, capsys):
+    write_jeval_run(tmp_path, "alpha", "r1", "2026-01-01T00:00:00+0000", {"ppl": _ppl_task("c1", ja=1.2345, en=0.9)})
+    write_jeval_run(tmp_path, "beta", "r1", "2026-01-01T00:00:00+0000", {"ppl": _ppl_task("c1", ja=1.1, en=1.0)})
+    text, _ = board_text(capsys, tmp_path, "--columns", "ppl")
+    assert text.splitlines()[:4] == [
+        "| Model | bits/byte en | bits/byte ja |",
+        "|:---|---:|---:|",
+        "| alpha | **0.900** | 1.234 |",
+        "| beta | 1.000 | **1.100** |",
+    ]
+    assert ("Perplexity columns give bits per UTF-8 byte of the evaluated corpus per language (comparable "
+            "across tokenizers), as measured, not on the score scale; lower is better.") in text
+
+
+def test_perplexity_on_different_corpora_is_flagged(tmp_path, capsys):
+    write_jeval_run(tmp_path, "alpha", "r1", "2026-01-01T00:00:00+0000", {"ppl": _ppl_task("c1", ja=1.2)})
+    write_jeval_run(tmp_path, "beta", "r1", "2026-01-01T00:00:00+0000", {"ppl": _ppl_task("c2", ja=1.1)})
+    text, _ = board_text(capsys, tmp_path, "--columns", "ppl")
+    assert text.splitlines()[0] == "| Model | bits/byte ja[4] |"
+    assert "4. bits/byte ja: scored on different data or numbers of items (data fingerprint or item count differs " \
+           "for ppl (alpha | beta)); compare with care." in text

@@ -1,7 +1,8 @@
 """The columns a leaderboard knows and the cells each record gives them.
 
 Score cells hold values on 0-1 (Jaster's and lm-eval's own scale; MT-Bench's 1-10 divided by 10),
-so that the table applies one declared scale to all of them. Arena cells keep the rating scale.
+so that the table applies one declared scale to all of them. Arena cells keep the rating scale, and
+perplexity cells (bits per byte, per language) are measurements kept as they are, lower is better.
 A cell carries where it came from and a data signature (data fingerprint and item count of every
 task behind it), so that a column mixing different data can be flagged.
 """
@@ -15,7 +16,8 @@ from typing import Any, Literal
 
 from jeval.leaderboard.collect import JudgeRecord, RunRecord
 
-Kind = Literal["score", "score_low", "rating", "interval", "count"]
+Kind = Literal["score", "score_low", "rating", "interval", "count", "bits"]
+LOWER_IS_BETTER = ("score_low", "bits")
 
 JASTER_CATEGORIES = ("NLI", "QA", "RC", "MC", "EL", "FA", "MR", "MT", "HE", "CG", "SUM", "STS")
 JASTER_REPORTED_ONLY = ("STS",)
@@ -34,7 +36,8 @@ LM_EVAL_COLUMNS = {
     "jl_xwinograd": ("ja_leaderboard", "XWinograd"),
 }
 SUITE_COLUMNS = {"jglue": ("jglue", "JGLUE mean"), "ja_leaderboard": ("ja_leaderboard", "ja_leaderboard mean")}
-GROUPS = ("combined", "jaster", "jaster_lenient", "jglue", "mgsm", "xlsum", "ja_leaderboard", "mtbench", "arena")
+GROUPS = ("combined", "jaster", "jaster_lenient", "jglue", "mgsm", "xlsum", "ja_leaderboard", "mtbench", "arena", "ppl")
+PPL_PROTOCOL_PREFIX = "jeval-ppl/"
 ZERO_RULE = "Jaster AVG counts a category with no score as 0, as llm-jp-eval does"
 PARTIAL_MEAN = "mean over the suite's tasks that ran only"
 
@@ -114,6 +117,13 @@ def run_cells(run: RunRecord, lenient: bool) -> list[Cell]:
         if task is not None:
             add(Column(label, group, task["protocol"], order=order), _first_metric(task["metrics"]),
                 _signature(run.tasks, [name]))
+    for name, task in sorted(run.tasks.items()):
+        languages = task.get("languages")
+        if not str(task.get("protocol", "")).startswith(PPL_PROTOCOL_PREFIX) or not isinstance(languages, dict):
+            continue
+        for order, (lang, figures) in enumerate(sorted(languages.items())):
+            add(Column(f"bits/byte {lang}", "ppl", task["protocol"], "bits", order),
+                figures.get("bits_per_byte") if isinstance(figures, dict) else None, _signature(run.tasks, [name]))
     if lenient:
         for order, (name, task) in enumerate(sorted(run.tasks.items())):
             metrics = task["metrics"]

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 from scipy import stats
 
+from jeval.leaderboard.cells import LOWER_IS_BETTER
 from jeval.leaderboard.table import SCORE_KINDS, Board
 
 MIN_MODELS = 3
@@ -51,19 +52,19 @@ def correlate(board: Board) -> Correlation:
     pairs = []
     for ref in references:
         for col in board.columns:
-            if col.key == ref.key or col.kind not in (*SCORE_KINDS, "rating"):
+            if col.key == ref.key or col.kind not in (*SCORE_KINDS, "rating", "bits"):
                 continue
             both = board.values[[ref.key, col.key]].dropna()
             n = len(both)
             rho = rho_p = tau = tau_p = None
             if n >= MIN_MODELS and both[ref.key].nunique() > 1 and both[col.key].nunique() > 1:
-                sign = -1.0 if col.kind == "score_low" else 1.0
+                sign = -1.0 if col.kind in LOWER_IS_BETTER else 1.0
                 r = stats.spearmanr(both[ref.key], sign * both[col.key])
                 k = stats.kendalltau(both[ref.key], sign * both[col.key])
                 rho, rho_p, tau, tau_p = (_clean(r.statistic), _clean(r.pvalue), _clean(k.statistic), _clean(k.pvalue))
             pairs.append(Pair(ref.label, col.label, n, tuple(both.index), rho, rho_p, tau, tau_p))
-    if any(c.kind == "score_low" for c in board.columns):
-        notes.append("Lower-is-better columns (out of label set) are negated first, so a positive value means "
+    if any(c.kind in LOWER_IS_BETTER for c in board.columns):
+        notes.append("Lower-is-better columns (out of label set or format, bits per byte) are negated first, so a positive value means "
                      "agreement.")
     return Correlation(pairs, notes)
 

@@ -35,7 +35,7 @@ SCRIPT = """
   const headers = Array.from(table.tHead.rows[0].cells);
   headers.forEach((th, index) => th.addEventListener("click", () => {
     const numeric = th.dataset.kind !== "text";
-    const lowerBetter = th.dataset.kind === "score_low";
+    const lowerBetter = th.dataset.kind === "score_low" || th.dataset.kind === "bits";
     const current = th.getAttribute("aria-sort");
     let direction;
     if (current) direction = current === "descending" ? "ascending" : "descending";

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 
+from jeval.leaderboard.cells import LOWER_IS_BETTER
 from jeval.leaderboard.table import Board, BoardColumn
 
 MISSING = "–"
@@ -81,7 +82,7 @@ def csv_text(board: Board) -> str:
 
 def as_dict(board: Board) -> dict:
     columns = [{"key": c.key, "label": c.label, "group": c.column.group, "protocol": c.column.protocol,
-                "kind": c.kind, "higher_is_better": c.kind != "score_low", "notes": list(c.marks)}
+                "kind": c.kind, "higher_is_better": c.kind not in LOWER_IS_BETTER, "notes": list(c.marks)}
                for c in board.columns]
     rows = []
     for model in board.models:

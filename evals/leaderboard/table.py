@@ -16,17 +16,17 @@ import pandas as pd
 
 from jeval.errors import JevalError
 from jeval.leaderboard.arena_input import ArenaRatings
-from jeval.leaderboard.cells import GROUPS, Cell, Column, judge_cells, run_cells
+from jeval.leaderboard.cells import GROUPS, LOWER_IS_BETTER, Cell, Column, judge_cells, run_cells
 from jeval.leaderboard.collect import Collection, Problem
 
 NEJUMI = "Combined (Nejumi)"
 WEIGHTED = "Combined (weighted)"
 FORMULA = "formula"
 SCORE_KINDS = ("score", "score_low")
-RANKED_KINDS = (*SCORE_KINDS, "rating")
+RANKED_KINDS = (*SCORE_KINDS, "rating", "bits")
 GROUP_NAMES = {"jaster": "Jaster", "jaster_lenient": "Answer-format diagnostics", "jglue": "JGLUE",
                "mgsm": "MGSM", "xlsum": "XL-Sum", "ja_leaderboard": "ja_leaderboard", "mtbench": "MT-Bench",
-               "arena": "Arena"}
+               "arena": "Arena", "ppl": "Perplexity"}
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Board:
     def digits(self, kind: str) -> int:
         if kind in SCORE_KINDS:
             return 2 if self.scale == 100 else 4
-        return 0 if kind == "count" else 1
+        return {"count": 0, "bits": 3}.get(kind, 1)
 
     def value(self, model: str, key: str) -> float | None:
         v = self.values.at[model, key]
@@ -195,7 +195,7 @@ def _combined(frame: pd.DataFrame, columns: list[Column], labels: dict[str, str]
         for column, _ in terms:
             if column.kind not in SCORE_KINDS:
                 raise JevalError(f"--weights {labels[column.key]!r}: only score columns can be weighted "
-                                 "(arena ratings are on another scale)")
+                                 "(arena ratings and bits per byte are on other scales)")
         total = sum(w for _, w in terms)
         series = sum(frame[c.key] * w for c, w in terms) / total
         formula = " + ".join(f"{w:g}×{labels[c.key]}" for c, w in terms)
@@ -279,6 +279,9 @@ def build(found: Collection, arena: ArenaRatings | None = None, options: TableOp
     for c in shown:
         if c.group != "combined" and c.protocol not in by_group[c.group]:
             by_group[c.group].append(c.protocol)
+    if any(c.kind == "bits" for c in shown):
+        notes.add("Perplexity columns give bits per UTF-8 byte of the evaluated corpus per language (comparable "
+                  "across tokenizers), as measured, not on the score scale; lower is better.")
     notes.add("Protocols: " + "; ".join(f"{GROUP_NAMES[g]}: {', '.join(p)}" for g, p in by_group.items()) + ".")
     header_marks: dict[str, list[int]] = defaultdict(list)
     for column, _, text in combined:
@@ -336,7 +339,7 @@ def build(found: Collection, arena: ArenaRatings | None = None, options: TableOp
     board_columns = [BoardColumn(c, labels[c.key], tuple(header_marks.get(c.key, ()))) for c in shown]
     sort_column = _sort_column(board_columns, options.sort, labels)
     if sort_column is not None:
-        ascending = sort_column.kind == "score_low"
+        ascending = sort_column.kind in LOWER_IS_BETTER
         ordered = frame.assign(_model=frame.index).sort_values(
             [sort_column.key, "_model"], ascending=[ascending, True], na_position="last", kind="mergesort")
         models = list(ordered.index)
@@ -356,7 +359,7 @@ def _best(board: Board) -> dict[str, set[str]]:
             continue
         rounded = board.values[c.key].round(board.digits(c.kind)).dropna()
         if not rounded.empty:
-            target = rounded.min() if c.kind == "score_low" else rounded.max()
+            target = rounded.min() if c.kind in LOWER_IS_BETTER else rounded.max()
             best[c.key] = set(rounded.index[rounded == target])
     return best
 
