@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from jeval.arena.battles import WINNERS, Battle
 from jeval.arena.style import conv_metadata
@@ -91,7 +91,7 @@ class VoteStore:
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            metadata.create_all(self.engine)
+            self._create_schema()
             self._salt = self._load_salt()
         except OperationalError as e:
             raise JevalError(f"vote store {url!r}: cannot open ({' '.join(str(e.orig).split())[:200]})") from None
@@ -99,17 +99,38 @@ class VoteStore:
     def close(self) -> None:
         self.engine.dispose()
 
-    def _load_salt(self) -> str:
-        with self.engine.begin() as c:
-            found = c.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "session_salt")).scalar()
-            if found:
-                return found
+    def _create_schema(self, attempts: int = 5) -> None:
+        """Several app workers may open a new store at once: the losers of the race to create a table
+        fail (SQLite: table already exists; PostgreSQL: duplicate type or table); trying again, they
+        find the tables there. A store that cannot be opened at all fails every attempt."""
+        for attempt in range(attempts):
             try:
+                metadata.create_all(self.engine)
+                return
+            except (IntegrityError, ProgrammingError, OperationalError):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def _salt_value(self) -> str | None:
+        with self.engine.connect() as c:
+            return c.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "session_salt")).scalar()
+
+    def _load_salt(self) -> str:
+        """The store's session salt, made by whichever worker opens the store first. The insert has a
+        transaction of its own, so a worker that loses the race rolls back only that."""
+        found = self._salt_value()
+        if found:
+            return found
+        try:
+            with self.engine.begin() as c:
                 c.execute(meta_table.insert().values(key="session_salt", value=secrets.token_hex(16)))
-            except IntegrityError:
-                pass
-        with self.engine.begin() as c:
-            return c.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "session_salt")).scalar_one()
+        except IntegrityError:
+            pass
+        found = self._salt_value()
+        if not found:
+            raise JevalError(f"vote store {self.url!r}: no session salt after creating one")
+        return found
 
     def hash_session(self, raw: str) -> str:
         """Session ids are stored only as salted hashes (the salt lives in this store)."""

@@ -250,3 +250,17 @@ def jmt_data(tmp_path_factory) -> Path:
     proc = jeval("data", "prepare", "jmt_bench", "--mirror", root, "--data-dir", data_dir)
     assert proc.returncode == 0, proc.stderr
     return data_dir
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server (see postgres_support); skipped only where PostgreSQL is not
+    installed, which the README's test command (and so CI) always installs."""
+    from postgres_support import postgres_bin, start_postgres
+
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql, as the README's test command does)")
+    server = start_postgres(bin_dir)
+    yield server
+    server.stop()

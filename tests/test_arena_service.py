@@ -121,11 +121,35 @@ def test_rendered_text_cannot_carry_html_but_code_keeps_it():
 
 # --- the vote store -------------------------------------------------------------------------
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """Makes URLs of new, empty vote stores: SQLite files, or databases on a real PostgreSQL server."""
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(f"sqlite:///{tmp_path / f'votes{len(made)}.sqlite'}" if request.param == "sqlite"
+                    else request.getfixturevalue("postgres").new_database())
+        return made[-1]
+
+    return make
+
+
 @pytest.fixture
-def store(tmp_path):
-    s = VoteStore(f"sqlite:///{tmp_path / 'votes.sqlite'}")
-    yield s
-    s.close()
+def open_store(store_url):
+    opened: list[VoteStore] = []
+
+    def open_(url: str | None = None) -> VoteStore:
+        opened.append(VoteStore(url or store_url()))
+        return opened[-1]
+
+    yield open_
+    for s in opened:
+        s.close()
+
+
+@pytest.fixture
+def store(open_store):
+    return open_store()
 
 
 def ready_battle(store: VoteStore, session: str, battle_id: str = "b1") -> str:
@@ -134,16 +158,30 @@ def ready_battle(store: VoteStore, session: str, battle_id: str = "b1") -> str:
     return battle_id
 
 
-def test_sessions_are_stored_hashed_with_a_salt(store, tmp_path):
+def test_sessions_are_stored_hashed_with_a_salt(store, open_store):
     key = store.hash_session("raw-session")
     assert key != "raw-session" and len(key) == 32
     assert key == store.hash_session("raw-session")
-    other = VoteStore(f"sqlite:///{tmp_path / 'other.sqlite'}")
-    assert other.hash_session("raw-session") != key
-    other.close()
-    reopened = VoteStore(store.url)
-    assert reopened.hash_session("raw-session") == key
-    reopened.close()
+    assert open_store().hash_session("raw-session") != key
+    assert open_store(store.url).hash_session("raw-session") == key
+
+
+def test_workers_opening_a_new_store_at_once_share_one_schema_and_one_salt(store_url, open_store):
+    """Several app workers started together on an empty database: none fails, all hash alike."""
+    url = store_url()
+    barrier = threading.Barrier(8)
+    hashes: list[str] = []
+
+    def open_and_hash():
+        barrier.wait()
+        hashes.append(open_store(url).hash_session("raw-session"))
+
+    threads = [threading.Thread(target=open_and_hash) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(hashes) == 8 and len(set(hashes)) == 1
 
 
 def test_one_vote_per_battle_only_from_its_session_only_when_ready(store):

@@ -3,6 +3,7 @@ B blind battles against two real `transformers serve` endpoints on a tiny checkp
 Prints votes/s, vote and turn latencies, and checks in the store that no vote is lost or doubled.
 
     JEVAL_TEST_CHECKPOINT=/tmp/tinyckpt /work/venv/bin/python tests/benchmarks/load_arena.py --sessions 32 --battles 4
+    ... --store postgresql+psycopg://postgres@127.0.0.1:5432/arena   # an empty PostgreSQL database instead of SQLite
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ def main() -> int:
     parser.add_argument("--battles", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=8)
     parser.add_argument("--deadline", type=float, default=600)
+    parser.add_argument("--store", help="vote-store URL of an empty store (default: a new SQLite file)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         endpoints = start_endpoints(Path(args.checkpoint), root)
-        store_url = f"sqlite:///{root / 'votes.sqlite'}"
+        store_url = args.store or f"sqlite:///{root / 'votes.sqlite'}"
         config = write_config(root / "arena.yaml", endpoints.models(max_tokens=args.max_tokens), store_url,
                               limits={"concurrency": max(16, args.sessions)})
         app = start_arena(config, root / "arena.log")
