@@ -4,6 +4,8 @@ leaderboard; every byte the page receives before the vote is checked for the mod
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from arena_support import NAMES, start_arena, start_endpoints, write_config
@@ -107,10 +109,13 @@ def ask(page, prompt: str, prefix: str = "") -> None:
 
 
 def secrets_in(text: str, endpoints) -> list[str]:
+    """Model names, endpoint URLs and endpoint ports (as `:PORT`, the way a URL or host shows one: a
+    bare five-digit number also turns up by chance inside timestamps and ids)."""
     lowered = text.lower()
-    words = [*NAMES, *(s.base_url for s in endpoints.servers), *(s.base_url.rsplit(":", 1)[1].split("/")[0]
-                                                                  for s in endpoints.servers)]
-    return [w for w in words if w.lower() in lowered]
+    words = [*NAMES, *(s.base_url for s in endpoints.servers)]
+    found = [w for w in words if w.lower() in lowered]
+    ports = [s.base_url.rsplit(":", 1)[1].split("/")[0] for s in endpoints.servers]
+    return found + [f":{p}" for p in ports if re.search(rf"(?<![0-9]):{p}(?![0-9])", text)]
 
 
 def test_a_blind_battle_from_prompt_to_leaderboard(arena, browser, tmp_path):
