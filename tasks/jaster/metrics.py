@@ -19,6 +19,7 @@ import math
 import re
 import statistics
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -52,12 +53,13 @@ def _mean(values: Sequence[float], name: str) -> float:
 
 
 @dataclass(frozen=True)
-class Metric:
+class Metric(ABC):
     name: str
     corpus_level: bool = False
 
+    @abstractmethod
     def samples(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> Values:
-        raise NotImplementedError
+        """One value per prediction."""
 
     mean_of_samples: ClassVar[bool] = True
     """Whether the dataset score is the mean of the per-sample values (an own `corpus` may
