@@ -74,18 +74,6 @@ def test_malformed_upstream_files_are_named_with_the_problem(tmp_path, reader, c
         reader(path)
 
 
-def test_converters_on_the_real_jglue_and_mgsm_files_when_present():
-    """Counts on the real upstream files in the shared folder (skipped where it is absent)."""
-    real = Path("/work/shared/realdata")
-    if not real.is_dir():
-        pytest.skip("no real data on this machine")
-    assert len(convert.jcommonsenseqa(real / "jglue/jcommonsenseqa-v1.1/train-v1.1.json")) == 8939
-    assert len(convert.jcommonsenseqa(real / "jglue/jcommonsenseqa-v1.1/valid-v1.1.json")) == 1119
-    assert len(convert.jnli(real / "jglue/jnli-v1.1/valid-v1.1.json")) == 2434
-    assert len(convert.jsquad(real / "jglue/jsquad-v1.1/valid-v1.1.json")) == 4442
-    assert len(convert.mgsm_test(real / "mgsm/mgsm_ja.tsv")) == 250
-
-
 def test_rendered_configs_keep_lm_eval_prompts_shots_and_metrics_and_read_local_files(tmp_path):
     rendered = render_all(tmp_path)
     pairs = {"jl_jcommonsenseqa": "japanese_leaderboard/ja_leaderboard_jcommonsenseqa.yaml",

@@ -6,7 +6,7 @@ matrices, warm-started from the full-data fit. Baseline written for this benchma
 and refits the per-battle logistic likelihood with scipy's L-BFGS (what a straightforward port of
 the per-round refit does). The baseline runs a few rounds and is extrapolated to 1,000.
 
-    /work/venv/bin/python tests/benchmarks/bench_ratings.py [--battles 100000] [--models 20]
+    python tests/benchmarks/bench_ratings.py [--battles 100000] [--models 20]
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 al. 2024, Figure 2): a CSV with model_a, model_b, n, wins_a, wins_b, whose models are listed in
 the paper's ranking order. Not a test: the data is not shipped with jeval.
 
-    /work/venv/bin/python tests/benchmarks/check_ratings_paper.py PATH/chatbot_arena_paper_fig2_pairs.csv
+    python tests/benchmarks/check_ratings_paper.py PATH/chatbot_arena_paper_fig2_pairs.csv
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 B blind battles against two real `transformers serve` endpoints on a tiny checkpoint and vote.
 Prints votes/s, vote and turn latencies, and checks in the store that no vote is lost or doubled.
 
-    JEVAL_TEST_CHECKPOINT=/tmp/tinyckpt /work/venv/bin/python tests/benchmarks/load_arena.py --sessions 32 --battles 4
+    python tests/benchmarks/load_arena.py --checkpoint ./tiny-ckpt --sessions 32 --battles 4
     ... --store postgresql+psycopg://postgres@127.0.0.1:5432/arena   # an empty PostgreSQL database instead of SQLite
 """
 
@@ -23,7 +23,9 @@ from jeval.arena.store import VoteStore  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--checkpoint", default=os.environ.get("JEVAL_TEST_CHECKPOINT", "/tmp/tinyckpt"))
+    parser.add_argument("--checkpoint", default=os.environ.get("JEVAL_TEST_CHECKPOINT"),
+                        required="JEVAL_TEST_CHECKPOINT" not in os.environ,
+                        help="a checkpoint from `jeval train --preset tiny` (default: $JEVAL_TEST_CHECKPOINT)")
     parser.add_argument("--sessions", type=int, default=32)
     parser.add_argument("--battles", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=8)
