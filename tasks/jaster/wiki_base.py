@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from jeval.errors import JevalError
 from jeval.task import Source
-from jeval.tasks.jaster.protocol import SPLITS, Example, Splits
+from jeval.tasks.jaster.protocol import SPLITS, Example, JasterTask, Splits
 
 if TYPE_CHECKING:
     from rhoknp import BasePhrase, Document, Sentence
@@ -209,3 +209,9 @@ def base_phrase_text(base_phrase: BasePhrase) -> str:
         last -= 1
     kept = morphemes[first:last] or morphemes
     return "".join(m.text for m in kept)
+
+
+def wiki_task(name: str, module: str, build_splits: Callable[[dict[str, Path]], Splits]) -> JasterTask:
+    """A wiki_* dataset: FA, built from the corpus archive by `build_splits`."""
+    return JasterTask(name=name, category="FA", module=module, raw_sources=(ARCHIVE,), build_splits=build_splits,
+                      licence_note=f"Wikipedia Annotated Corpus: {LICENCE}")

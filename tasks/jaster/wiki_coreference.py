@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
-from jeval.tasks.jaster.wiki_base import ARCHIVE, LICENCE, base_phrase_text, convert_documents, main_document
+from jeval.tasks.jaster.protocol import Example, Splits
+from jeval.tasks.jaster.wiki_base import base_phrase_text, convert_documents, main_document, wiki_task
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -43,11 +43,4 @@ def build_splits(files: dict[str, Path]) -> Splits:
     return convert_documents(files, convert)
 
 
-TASK = JasterTask(
-    name="wiki_coreference",
-    category="FA",
-    module="wiki/coreference",
-    raw_sources=(ARCHIVE,),
-    build_splits=build_splits,
-    licence_note=f"Wikipedia Annotated Corpus: {LICENCE}",
-)
+TASK = wiki_task("wiki_coreference", "wiki/coreference", build_splits)

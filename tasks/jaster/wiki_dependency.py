@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
-from jeval.tasks.jaster.wiki_base import ARCHIVE, LICENCE, convert_documents, main_sentences
+from jeval.tasks.jaster.protocol import Example, Splits
+from jeval.tasks.jaster.wiki_base import convert_documents, main_sentences, wiki_task
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -37,11 +37,4 @@ def build_splits(files: dict[str, Path]) -> Splits:
     return convert_documents(files, convert)
 
 
-TASK = JasterTask(
-    name="wiki_dependency",
-    category="FA",
-    module="wiki/dependency",
-    raw_sources=(ARCHIVE,),
-    build_splits=build_splits,
-    licence_note=f"Wikipedia Annotated Corpus: {LICENCE}",
-)
+TASK = wiki_task("wiki_dependency", "wiki/dependency", build_splits)

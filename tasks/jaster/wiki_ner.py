@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jeval.errors import JevalError
-from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
+from jeval.tasks.jaster.protocol import Example, Splits
 from jeval.tasks.jaster.upstream import processor_source, read_class_mapping
-from jeval.tasks.jaster.wiki_base import ARCHIVE, LICENCE, convert_documents, restored_text
+from jeval.tasks.jaster.wiki_base import convert_documents, restored_text, wiki_task
 
 if TYPE_CHECKING:
     from rhoknp import Document
@@ -54,11 +54,4 @@ def build_splits(files: dict[str, Path]) -> Splits:
     return convert_documents(files, convert)
 
 
-TASK = JasterTask(
-    name=NAME,
-    category="FA",
-    module=MODULE,
-    raw_sources=(ARCHIVE,),
-    build_splits=build_splits,
-    licence_note=f"Wikipedia Annotated Corpus: {LICENCE}",
-)
+TASK = wiki_task(NAME, MODULE, build_splits)

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
-from jeval.tasks.jaster.wiki_base import ARCHIVE, LICENCE, base_phrase_text, convert_documents, restored_text
+from jeval.tasks.jaster.protocol import Example, Splits
+from jeval.tasks.jaster.wiki_base import base_phrase_text, convert_documents, restored_text, wiki_task
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -52,11 +52,4 @@ def build_splits(files: dict[str, Path]) -> Splits:
     return convert_documents(files, convert)
 
 
-TASK = JasterTask(
-    name="wiki_pas",
-    category="FA",
-    module="wiki/pas",
-    raw_sources=(ARCHIVE,),
-    build_splits=build_splits,
-    licence_note=f"Wikipedia Annotated Corpus: {LICENCE}",
-)
+TASK = wiki_task("wiki_pas", "wiki/pas", build_splits)

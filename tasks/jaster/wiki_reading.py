@@ -23,8 +23,8 @@ from __future__ import annotations
 import unicodedata
 from typing import TYPE_CHECKING
 
-from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
-from jeval.tasks.jaster.wiki_base import ARCHIVE, LICENCE, convert_documents, main_sentences
+from jeval.tasks.jaster.protocol import Example, Splits
+from jeval.tasks.jaster.wiki_base import convert_documents, main_sentences, wiki_task
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -62,11 +62,4 @@ def build_splits(files: dict[str, Path]) -> Splits:
     return convert_documents(files, convert)
 
 
-TASK = JasterTask(
-    name="wiki_reading",
-    category="FA",
-    module="wiki/reading",
-    raw_sources=(ARCHIVE,),
-    build_splits=build_splits,
-    licence_note=f"Wikipedia Annotated Corpus: {LICENCE}",
-)
+TASK = wiki_task("wiki_reading", "wiki/reading", build_splits)
