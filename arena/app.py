@@ -8,40 +8,45 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr  # noqa: E402
+import gradio as gr
+from gradio.components import Component
 
-from jeval.arena.battles import select  # noqa: E402
-from jeval.arena.ratings import RatingOptions, compute  # noqa: E402
-from jeval.arena.render import chat_messages  # noqa: E402
-from jeval.arena.service import FAILED_PANE, ArenaService, BattleState, UserError  # noqa: E402
-from jeval.errors import JevalError  # noqa: E402
+from jeval.arena.battles import select
+from jeval.arena.ratings import RatingOptions, compute
+from jeval.arena.render import chat_messages
+from jeval.arena.service import FAILED_PANE, ArenaService, BattleState, UserError
+from jeval.errors import JevalError
 
 VOTES = (("model_a", "A is better", "vote-a"), ("model_b", "B is better", "vote-b"),
          ("tie", "Tie", "vote-tie"), ("tie (bothbad)", "Both are bad", "vote-bothbad"))
 STREAM_EVERY_S = 0.05
+
+Pane = list[dict[str, str]]
 
 
 def _session(service: ArenaService, request: gr.Request) -> str:
     return service.session_key(request.username or request.session_hash or "anonymous")
 
 
-def _panes(state: BattleState | None, failed_a: bool = False, failed_b: bool = False):
+def _panes(state: BattleState | None, failed_a: bool = False, failed_b: bool = False) -> tuple[Pane, Pane]:
     if state is None:
         return [], []
     return (chat_messages(state.prompts, state.answers_a, FAILED_PANE if failed_a else None),
             chat_messages(state.prompts, state.answers_b, FAILED_PANE if failed_b else None))
 
 
-def _streaming(state: BattleState, a: str, b: str, failed_a: bool, failed_b: bool):
-    done_a, done_b = state.answers_a + [a], state.answers_b + [b]
+def _streaming(state: BattleState, a: str, b: str, failed_a: bool, failed_b: bool) -> tuple[Pane, Pane]:
+    done_a, done_b = [*state.answers_a, a], [*state.answers_b, b]
     return (chat_messages(state.prompts, done_a, FAILED_PANE if failed_a else None),
             chat_messages(state.prompts, done_b, FAILED_PANE if failed_b else None))
 
 
-def leaderboard_tables(service: ArenaService):
+def leaderboard_tables(service: ArenaService) -> tuple[str, list[list[Any]], list[list[Any]], list[list[Any]]]:
     battles = select(service.store.battles())
     if not battles:
         return "No counted votes yet.", [], [], []
@@ -49,8 +54,9 @@ def leaderboard_tables(service: ArenaService):
     report = compute(battles, RatingOptions(bootstrap=s.bootstrap, prior=s.prior, seed=s.seed))
     rows = [[r.rank, r.model, round(r.rating, 1), f"{r.lower - r.rating:+.1f} / {r.upper - r.rating:+.1f}",
              round(r.elo, 1), r.battles, f"{r.wins}-{r.losses}-{r.ties}"] for r in report.rows]
-    rates = [[m, *["" if i == j or report.win_rates[i, j] != report.win_rates[i, j] else round(float(report.win_rates[i, j]), 2)
-                   for j in range(len(report.models))]] for i, m in enumerate(report.models)]
+    rates = [[m, *["" if i == j or report.win_rates[i, j] != report.win_rates[i, j]
+                   else round(float(report.win_rates[i, j]), 2) for j in range(len(report.models))]]
+             for i, m in enumerate(report.models)]
     counts = [[m, *[int(report.battle_counts[i, j]) for j in range(len(report.models))]]
               for i, m in enumerate(report.models)]
     note = (f"{report.battles} counted battles (anonymous, unflagged); Bradley-Terry ratings with "
@@ -92,7 +98,8 @@ def _battle_tab(service: ArenaService) -> None:
     status = gr.Markdown("", elem_id="battle-status")
     buttons = _vote_buttons()
     with gr.Row():
-        prompt = gr.Textbox(placeholder="Type your prompt and press Enter", show_label=False, elem_id="prompt", scale=5)
+        prompt = gr.Textbox(placeholder="Type your prompt and press Enter", show_label=False, elem_id="prompt",
+                            scale=5)
         send = gr.Button("Send", elem_id="send", variant="primary", scale=1)
     new_round = gr.Button("New round", elem_id="new-round")
     _wire(service, state, chat_a, chat_b, status, buttons, prompt, send, new_round, pickers=None, prefix="battle")
@@ -112,10 +119,12 @@ def _side_tab(service: ArenaService) -> list[gr.Dropdown]:
     status = gr.Markdown("", elem_id="side-status")
     buttons = _vote_buttons_side()
     with gr.Row():
-        prompt = gr.Textbox(placeholder="Type your prompt and press Enter", show_label=False, elem_id="side-prompt", scale=5)
+        prompt = gr.Textbox(placeholder="Type your prompt and press Enter", show_label=False, elem_id="side-prompt",
+                            scale=5)
         send = gr.Button("Send", elem_id="side-send", variant="primary", scale=1)
     new_round = gr.Button("New round", elem_id="side-new-round")
-    _wire(service, state, chat_a, chat_b, status, buttons, prompt, send, new_round, pickers=(pick_a, pick_b), prefix="side")
+    _wire(service, state, chat_a, chat_b, status, buttons, prompt, send, new_round, pickers=(pick_a, pick_b),
+          prefix="side")
     return [pick_a, pick_b]
 
 
@@ -124,7 +133,7 @@ def _vote_buttons_side() -> list[gr.Button]:
         return [gr.Button(label, elem_id=f"side-{eid}", interactive=False) for _, label, eid in VOTES]
 
 
-def _leaderboard_tab(service: ArenaService):
+def _leaderboard_tab(service: ArenaService) -> list[Component]:
     note = gr.Markdown("Open this tab to load the leaderboard.", elem_id="board-note")
     table = gr.Dataframe(headers=["rank", "model", "rating", "95% CI", "online Elo", "battles", "W-L-T"],
                          elem_id="board-table", interactive=False)
@@ -133,24 +142,27 @@ def _leaderboard_tab(service: ArenaService):
     gr.Markdown("Battle counts")
     counts = gr.Dataframe(elem_id="board-counts", interactive=False)
     refresh = gr.Button("Refresh", elem_id="board-refresh")
-    outputs = [note, table, rates, counts]
+    outputs: list[Component] = [note, table, rates, counts]
     refresh.click(lambda: leaderboard_tables(service), outputs=outputs, api_name="leaderboard")
     return outputs
 
 
-def _wire(service, state, chat_a, chat_b, status, buttons, prompt, send, new_round, pickers, prefix) -> None:
+def _wire(service: ArenaService, state: gr.State, chat_a: gr.Chatbot, chat_b: gr.Chatbot, status: gr.Markdown,
+          buttons: list[gr.Button], prompt: gr.Textbox, send: gr.Button, new_round: gr.Button,
+          pickers: tuple[gr.Dropdown, gr.Dropdown] | None, prefix: str) -> None:
     off, on = gr.update(interactive=False), gr.update(interactive=True)
-    turn_outputs = [state, chat_a, chat_b, status, prompt, send, *buttons]
+    turn_outputs: list[Component] = [state, chat_a, chat_b, status, prompt, send, *buttons]
     if pickers:
         turn_outputs += list(pickers)
 
-    def keep(state, message, votes_open=False):
+    def keep(state: BattleState | None, message: str, votes_open: bool = False) -> list[Any]:
         a, b = _panes(state)
         votable = votes_open and state is not None and state.status == "ready"
         locked = [off] * 2 if pickers and state is not None else ([gr.update()] * 2 if pickers else [])
         return [state, a, b, message, gr.update(), gr.update(), *([on if votable else off] * 4), *locked]
 
-    async def turn(text, battle, picked, request: gr.Request):
+    async def turn(text: str, battle: BattleState | None, picked: tuple[Any, ...],
+                   request: gr.Request) -> AsyncIterator[list[Any]]:
         session = _session(service, request)
         try:
             text = service.check_prompt(battle, text)
@@ -177,20 +189,22 @@ def _wire(service, state, chat_a, chat_b, status, buttons, prompt, send, new_rou
                 message = ("**A model failed to answer; this battle is not counted.** Start a new round." if failed
                            else "Vote now, or keep the conversation going.")
                 votes = [off if failed else on] * 4
-                yield [battle, a, b, message, gr.update(value="", interactive=not failed), gr.update(interactive=not failed),
-                       *votes, *lock]
+                yield [battle, a, b, message, gr.update(value="", interactive=not failed),
+                       gr.update(interactive=not failed), *votes, *lock]
             else:
                 a, b = _streaming(battle, p.answer_a, p.answer_b, p.failed_a, p.failed_b)
                 yield [battle, a, b, "Answering…", gr.update(value="", interactive=False), off, *([off] * 4), *lock]
 
-    def on_vote(winner):
-        def vote(battle, request: gr.Request):
+    def on_vote(winner: str) -> Callable[[BattleState | None, gr.Request], list[Any]]:
+        def vote(battle: BattleState | None, request: gr.Request) -> list[Any]:
             session = _session(service, request)
             try:
                 reveal = service.vote(battle, session, winner)
             except (UserError, JevalError) as e:
-                return [battle, f"**Note:** {e}", gr.update(), gr.update(), gr.update(), gr.update(), *([gr.update()] * 4)]
-            note = " This battle named a model or its maker, so it is kept out of the rankings." if reveal.flagged else ""
+                return [battle, f"**Note:** {e}", gr.update(), gr.update(), gr.update(), gr.update(),
+                        *([gr.update()] * 4)]
+            note = (" This battle named a model or its maker, so it is kept out of the rankings." if reveal.flagged
+                    else "")
             message = f"Thanks for voting! Model A: **{reveal.model_a}** · Model B: **{reveal.model_b}**.{note}"
             return [battle, message, gr.update(label=f"Model A: {reveal.model_a}"),
                     gr.update(label=f"Model B: {reveal.model_b}"), off, off, *([off] * 4)]
@@ -200,20 +214,22 @@ def _wire(service, state, chat_a, chat_b, status, buttons, prompt, send, new_rou
         button.click(on_vote(winner), inputs=[state], outputs=[state, status, chat_a, chat_b, prompt, send, *buttons],
                      api_name=f"{prefix}_{eid.replace('-', '_')}")
 
-    if pickers:
-        async def on_send(text, battle, pick_a, pick_b, request: gr.Request):
-            async for update in turn(text, battle, (pick_a, pick_b), request):
-                yield update
-    else:
-        async def on_send(text, battle, request: gr.Request):
-            async for update in turn(text, battle, (), request):
-                yield update
+    async def on_send_picked(text: str, battle: BattleState | None, pick_a: Any, pick_b: Any,
+                             request: gr.Request) -> AsyncIterator[list[Any]]:
+        async for update in turn(text, battle, (pick_a, pick_b), request):
+            yield update
+
+    async def on_send_drawn(text: str, battle: BattleState | None, request: gr.Request) -> AsyncIterator[list[Any]]:
+        async for update in turn(text, battle, (), request):
+            yield update
+
+    on_send: Callable[..., AsyncIterator[list[Any]]] = on_send_picked if pickers else on_send_drawn
 
     inputs = [prompt, state, *(pickers or [])]
     send.click(on_send, inputs=inputs, outputs=turn_outputs, api_name=f"{prefix}_send")
     prompt.submit(on_send, inputs=inputs, outputs=turn_outputs, api_name=f"{prefix}_submit")
 
-    def reset():
+    def reset() -> list[Any]:
         unlock = [on] * 2 if pickers else []
         return [None, gr.update(value=[], label="Model A"), gr.update(value=[], label="Model B"), "",
                 gr.update(value="", interactive=True), on, *([off] * 4), *unlock]
@@ -221,10 +237,10 @@ def _wire(service, state, chat_a, chat_b, status, buttons, prompt, send, new_rou
     new_round.click(reset, outputs=turn_outputs, api_name=f"{prefix}_new_round", queue=False)
 
 
-def launch(service: ArenaService, host: str, port: int, block: bool = True):
+def launch(service: ArenaService, host: str, port: int, block: bool = True) -> tuple[gr.Blocks, str]:
     demo = build_app(service)
     demo.queue(default_concurrency_limit=service.config.limits.concurrency)
-    app, local_url, _ = demo.launch(server_name=host, server_port=port, auth=service.config.logins(),
-                                    prevent_thread_lock=True, show_error=False, quiet=True, ssr_mode=False,
-                                    footer_links=[], mcp_server=False)
+    _, local_url, _ = demo.launch(server_name=host, server_port=port, auth=service.config.logins(),
+                                  prevent_thread_lock=True, show_error=False, quiet=True, ssr_mode=False,
+                                  footer_links=[], mcp_server=False)
     return demo, local_url

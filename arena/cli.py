@@ -6,15 +6,19 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jeval.errors import JevalError
+
+if TYPE_CHECKING:
+    from jeval.arena.battles import Battle
 
 
 def _store_url(value: str) -> bool:
     return "://" in value
 
 
-def load_battles(sources: list[str]):
+def load_battles(sources: list[str]) -> list[Battle]:
     """Battles from vote-store URLs and/or JSON Lines files (the arena's export, `jeval judge`'s)."""
     from jeval.arena.battles import read_battles
 
@@ -52,7 +56,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     service = ArenaService(config, store)
     demo, url = launch(service, args.host, args.port or _free_port(args.host))
     print(f"arena: {url.rstrip('/')}", flush=True)
-    print(f"models: {len(config.models)}; vote store: {store.engine.url.render_as_string(hide_password=True)}", flush=True)
+    print(f"models: {len(config.models)}; vote store: {store.engine.url.render_as_string(hide_password=True)}",
+          flush=True)
     try:
         while True:
             time.sleep(0.5)
@@ -100,7 +105,8 @@ def _anchor(value: str | None) -> tuple[str, float] | None:
             raise ValueError(value)
         return name, float(rating)
     except ValueError:
-        raise JevalError(f"--anchor {value!r}: expected MODEL=RATING, e.g. --anchor mixtral-8x7b-instruct-v0.1=1114") from None
+        raise JevalError(f"--anchor {value!r}: expected MODEL=RATING, "
+                         "e.g. --anchor mixtral-8x7b-instruct-v0.1=1114") from None
 
 
 def cmd_ratings(args: argparse.Namespace) -> int:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from jeval.errors import JevalError
+
+_Number = TypeVar("_Number", int, float)
 
 GENERATION_KEYS = {"max_tokens", "temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty",
                    "repetition_penalty", "stop", "seed"}
@@ -76,16 +78,16 @@ class ArenaConfig:
         if not pairs or any(":" not in p or not p.split(":", 1)[0] or not p.split(":", 1)[1] for p in pairs):
             raise JevalError(f"login_env: environment variable {self.login_env} must hold user:password pairs "
                              "separated by commas")
-        return [tuple(p.split(":", 1)) for p in pairs]
+        return [(user, password) for user, _, password in (p.partition(":") for p in pairs)]
 
 
-def _keys(section: dict, allowed: set[str], where: str) -> None:
+def _keys(section: dict[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(section) - allowed)
     if unknown:
         raise JevalError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
 
 
-def _mapping(value: Any, where: str) -> dict:
+def _mapping(value: Any, where: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -93,7 +95,8 @@ def _mapping(value: Any, where: str) -> dict:
     return value
 
 
-def _number(section: dict, key: str, default, where: str, kind=float, minimum=None):
+def _number(section: dict[str, Any], key: str, default: float, where: str, kind: type[_Number],
+            minimum: float | None = None) -> _Number:
     value = section.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
         raise JevalError(f"{where}.{key}: expected {'an integer' if kind is int else 'a number'}, got {value!r}")
@@ -117,7 +120,7 @@ def _model(raw: Any, i: int, source: str) -> ArenaModel:
     aliases = raw.get("aliases") or []
     if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
         raise JevalError(f"{where}.aliases: expected a list of names")
-    weight = _number(raw, "weight", 1.0, where)
+    weight = _number(raw, "weight", 1.0, where, float)
     if weight <= 0:
         raise JevalError(f"{where}.weight: must be above 0, got {weight}")
     return ArenaModel(raw["name"].strip(), raw["base_url"].strip(), raw["model"].strip(), raw.get("api_key_env"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 FLAG = "names_model"
 
@@ -54,9 +54,11 @@ def _pattern(term: str) -> str:
 @dataclass(frozen=True)
 class IdentityDetector:
     terms: tuple[str, ...]
+    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     @classmethod
-    def build(cls, names: Iterable[str], extra: Iterable[str] = (), known: Iterable[str] = KNOWN_TERMS) -> IdentityDetector:
+    def build(cls, names: Iterable[str], extra: Iterable[str] = (),
+              known: Iterable[str] = KNOWN_TERMS) -> IdentityDetector:
         terms = {normalize(t).strip() for t in [*names, *extra, *known] if t and t.strip()}
         return cls(tuple(sorted(terms, key=lambda t: (-len(t), t))))
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 
 from jeval.arena.battles import Battle
 from jeval.errors import JevalError
@@ -315,7 +315,7 @@ def _record(cells: Cells) -> list[tuple[int, int, int, int]]:
         else:
             stats[a, 3] += k
             stats[b, 3] += k
-    return [tuple(int(x) for x in row) for row in stats]
+    return [(int(battles), int(wins), int(losses), int(ties)) for battles, wins, losses, ties in stats]
 
 
 # The functional API: ratings keyed by model name, matrices as pandas DataFrames.

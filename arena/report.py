@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from jeval.arena.ratings import RatingsReport
+from jeval.arena.ratings import ModelRow, RatingsReport
 from jeval.errors import JevalError
 
 FORMATS = ("md", "csv", "json", "png")
 COLUMNS = ("rank", "model", "rating", "lower", "upper", "elo", "battles", "wins", "losses", "ties")
 
 
-def _cells(row) -> list[str]:
+def _cells(row: ModelRow) -> list[str]:
     return [str(row.rank), row.model, f"{row.rating:.1f}", f"{row.lower:.1f}", f"{row.upper:.1f}",
             f"{row.elo:.1f}", str(row.battles), str(row.wins), str(row.losses), str(row.ties)]
 
@@ -25,9 +25,8 @@ def markdown(report: RatingsReport) -> str:
     conf = round(report.options.confidence * 100)
     head = ["rank", "model", "rating", f"{conf}% CI", "online Elo", "battles", "W-L-T"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in report.rows:
-        lines.append(f"| {r.rank} | {r.model} | {r.rating:.1f} | {r.lower - r.rating:+.1f} / {r.upper - r.rating:+.1f} "
-                     f"| {r.elo:.1f} | {r.battles} | {r.wins}-{r.losses}-{r.ties} |")
+    lines.extend(f"| {r.rank} | {r.model} | {r.rating:.1f} | {r.lower - r.rating:+.1f} / {r.upper - r.rating:+.1f} "
+                 f"| {r.elo:.1f} | {r.battles} | {r.wins}-{r.losses}-{r.ties} |" for r in report.rows)
     lines.append("")
     lines.append(f"{report.battles} battles; Bradley-Terry{' with style control' if report.options.style else ''}, "
                  f"{report.options.bootstrap} bootstrap rounds (seed {report.options.seed}).")

@@ -153,8 +153,10 @@ class ArenaService:
         errors: dict[str, str] = {}
         queue: asyncio.Queue = asyncio.Queue()
         yield Progress("", "")
-        tasks = [asyncio.create_task(self._pump("a", model_a, self._messages(model_a, state.prompts, state.answers_a), queue)),
-                 asyncio.create_task(self._pump("b", model_b, self._messages(model_b, state.prompts, state.answers_b), queue))]
+        messages_a = self._messages(model_a, state.prompts, state.answers_a)
+        messages_b = self._messages(model_b, state.prompts, state.answers_b)
+        tasks = [asyncio.create_task(self._pump("a", model_a, messages_a, queue)),
+                 asyncio.create_task(self._pump("b", model_b, messages_b, queue))]
         try:
             open_sides = 2
             while open_sides:

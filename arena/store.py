@@ -12,6 +12,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
@@ -19,6 +20,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, S
 from jeval.arena.battles import WINNERS, Battle
 from jeval.arena.style import conv_metadata
 from jeval.errors import JevalError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry
 
 metadata = sa.MetaData()
 
@@ -72,7 +77,7 @@ class Turn:
     error_b: str | None = None
 
 
-def _sqlite_pragmas(connection, _record) -> None:
+def _sqlite_pragmas(connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -168,7 +173,8 @@ class VoteStore:
                                    .where(battles_table.c.id == battle_id)).first()
                 if status is None or status.session != session:
                     raise VoteRejected("this battle does not belong to this session")
-                reason = {"voted": "this battle already has its vote", "failed": "a model failed in this battle; it is not counted",
+                reason = {"voted": "this battle already has its vote",
+                          "failed": "a model failed in this battle; it is not counted",
                           "open": "the answers are not finished yet"}.get(status.status, status.status)
                 raise VoteRejected(reason)
             try:
@@ -207,7 +213,8 @@ class VoteStore:
             prompts, a, b = [t.prompt for t in ts], [t.answer_a for t in ts], [t.answer_b for t in ts]
             record = {"model_a": r.model_a, "model_b": r.model_b, "winner": r.winner, "tstamp": r.tstamp,
                       "question_id": r.id, "turn": len(ts), "judge": f"arena_user_{r.session}", "weight": 1,
-                      "anony": r.mode == "anony", "flags": sorted(set(json.loads(r.flags)) | set(json.loads(r.vote_flags))),
+                      "anony": r.mode == "anony",
+                      "flags": sorted(set(json.loads(r.flags)) | set(json.loads(r.vote_flags))),
                       "source": "arena", "conv_metadata": conv_metadata(prompts, a, b)}
             if conversations:
                 for side, answers in (("a", a), ("b", b)):

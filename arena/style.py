@@ -14,16 +14,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from jeval.arena.battles import Battle
 from jeval.errors import JevalError
 
+if TYPE_CHECKING:
+    from jeval.arena.ratings import RatingOptions
+
 FEATURES = ("length", "headers", "lists", "bold")
 
 
-def _count(value) -> float:
+def _count(value: Any) -> float:
     if isinstance(value, dict):
         return float(sum(_count(v) for v in value.values()))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -31,7 +35,7 @@ def _count(value) -> float:
     raise ValueError(value)
 
 
-def side_features(meta: dict, side: str) -> list[float]:
+def side_features(meta: dict[str, Any], side: str) -> list[float]:
     length = meta.get(f"sum_assistant_{side}_tokens", meta.get(f"sum_assistant_{side}_chars"))
     return [_count(length), _count(meta[f"header_count_{side}"]), _count(meta[f"list_count_{side}"]),
             _count(meta[f"bold_count_{side}"])]
@@ -41,7 +45,8 @@ def style_matrix(battles: Sequence[Battle]) -> np.ndarray:
     rows = []
     for i, b in enumerate(battles):
         try:
-            a, bb = np.array(side_features(b.conv_metadata or {}, "a")), np.array(side_features(b.conv_metadata or {}, "b"))
+            meta = b.conv_metadata or {}
+            a, bb = np.array(side_features(meta, "a")), np.array(side_features(meta, "b"))
         except (KeyError, ValueError, TypeError):
             where = f"battle {i + 1} ({b.model_a} vs {b.model_b}, question {b.question_id})"
             raise JevalError(f"{where} has no usable conv_metadata (answer lengths and markdown counts); style "
@@ -93,7 +98,7 @@ def _newton(z: np.ndarray, y: np.ndarray, w: np.ndarray, m: int, prior: float, t
     return theta
 
 
-def fit_style(battles: Sequence[Battle], models: Sequence[str], options) -> StyleFit:
+def fit_style(battles: Sequence[Battle], models: Sequence[str], options: RatingOptions) -> StyleFit:
     index = {name: i for i, name in enumerate(models)}
     m, n = len(models), len(battles)
     x = style_matrix(battles)
@@ -126,7 +131,8 @@ def markdown_counts(text: str) -> dict[str, dict[str, int]]:
         headers[f"h{len(hashes)}"] += 1
     return {"header_count": headers,
             "list_count": {"ordered": len(_ORDERED.findall(text)), "unordered": len(_UNORDERED.findall(text))},
-            "bold_count": {"**": len(re.findall(r"\*\*[^*\n]+\*\*", text)), "__": len(re.findall(r"__[^_\n]+__", text))}}
+            "bold_count": {"**": len(re.findall(r"\*\*[^*\n]+\*\*", text)),
+                           "__": len(re.findall(r"__[^_\n]+__", text))}}
 
 
 def conv_metadata(prompts: Sequence[str], answers_a: Sequence[str], answers_b: Sequence[str]) -> dict:

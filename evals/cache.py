@@ -1,19 +1,24 @@
 """The generation cache: every finished request is committed at once, so a killed run resumes.
 
-A SQLite file in WAL mode; a row is keyed by SHA-256 of (model fingerprint, request payload).
-Several runs may share one file: SQLite serialises the writers.
+A SQLite file in WAL mode; a row is keyed by SHA-256 of (model identity, request payload), where
+the identity holds the weights' fingerprint and the engine with its version and settings (see
+jeval.identity): answers of one model under vLLM are never served to a run under transformers,
+nor answers of one checkpoint to another served under the same model id. Several runs may share
+one file: SQLite serialises the writers.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jeval.errors import JevalError
+from jeval.executor import payload_key
+from jeval.identity import ModelIdentity
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS generations (
@@ -26,9 +31,8 @@ CREATE TABLE IF NOT EXISTS generations (
 """
 
 
-def cache_key(model_fingerprint: str, payload: dict[str, Any]) -> str:
-    blob = json.dumps({"model": model_fingerprint, "request": payload}, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()
+def cache_key(identity: ModelIdentity, payload: dict[str, Any]) -> str:
+    return payload_key(identity.cache_identity(), payload)
 
 
 def open_sqlite(path: Path, schema: str, what: str) -> sqlite3.Connection:
@@ -52,7 +56,10 @@ class GenerationCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT response FROM generations WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        if row is None:
+            return None
+        found = json.loads(row[0])
+        return found if isinstance(found, dict) else None
 
     def put(self, key: str, model: str, payload: dict[str, Any], response: dict[str, Any]) -> None:
         self._db.execute(
@@ -62,8 +69,27 @@ class GenerationCache:
 
     def count(self, model: str | None = None) -> int:
         if model is None:
-            return self._db.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
-        return self._db.execute("SELECT COUNT(*) FROM generations WHERE model = ?", (model,)).fetchone()[0]
+            row = self._db.execute("SELECT COUNT(*) FROM generations").fetchone()
+        else:
+            row = self._db.execute("SELECT COUNT(*) FROM generations WHERE model = ?", (model,)).fetchone()
+        return int(row[0])
 
     def close(self) -> None:
         self._db.close()
+
+
+@dataclass(frozen=True)
+class GenerationStore:
+    """The generation cache as the executor's answer store, for one model identity."""
+
+    cache: GenerationCache
+    identity: ModelIdentity
+
+    def key(self, payload: dict[str, Any]) -> str:
+        return cache_key(self.identity, payload)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.cache.get(key)
+
+    def put(self, key: str, payload: dict[str, Any], response: dict[str, Any]) -> None:
+        self.cache.put(key, self.identity.fingerprint, payload, response)

@@ -29,8 +29,32 @@ def _split(values: list[str] | None) -> tuple[str, ...]:
     return tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
 
 
+ALIASES = {"corpus": ("ppl", "corpus"), "lang": ("ppl", "lang"), "stride": ("ppl", "stride"),
+           "context_length": ("ppl", "context_length"), "lm_eval_include": ("lm-eval", "include")}
+"""Run options kept as aliases of task arguments (`--corpus X` is `--task-arg ppl.corpus=X`)."""
+
+
+def task_args(args: argparse.Namespace) -> dict[str, dict[str, tuple[str, ...]]]:
+    """`--task-arg FAMILY.KEY=VALUE` values and the aliases above, by family and key."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for item in args.task_arg or []:
+        name, sep, value = item.partition("=")
+        family, dot, key = name.rpartition(".")
+        if not sep or not dot or not family or not key:
+            raise JevalError(f"--task-arg {item!r}: expected FAMILY.KEY=VALUE (e.g. ppl.corpus=valid.jsonl)")
+        found.setdefault(family, {}).setdefault(key.replace("-", "_"), []).append(value)
+    for option, (family, key) in ALIASES.items():
+        given = getattr(args, option, None)
+        if given is None:
+            continue
+        values = given if isinstance(given, list) else [given]
+        found.setdefault(family, {}).setdefault(key, []).extend(str(v) for v in values)
+    return {family: {k: tuple(v) for k, v in keys.items()} for family, keys in found.items()}
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from jeval.runner import RunConfig, default_home, run
+    from jeval.io import default_home
+    from jeval.runner import RunConfig, run
 
     home = default_home()
     config = RunConfig(
@@ -39,11 +63,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         base_urls=tuple(args.base_url or ()),
         model_id=args.model_id,
         model_name=args.name,
+        model_revision=args.model_revision,
         backend=args.backend,
         engine=args.engine,
+        server_args=tuple(args.server_arg),
         shots=args.shots,
         variant=args.variant,
         limit=args.limit,
+        task_args=task_args(args),
         data_dir=args.data_dir or home / "data",
         cache_path=args.cache or home / "generations.sqlite",
         output_dir=args.output,
@@ -52,11 +79,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         api_key_env=args.api_key_env,
         run_id=args.run_id,
-        corpus=_split(args.corpus),
-        corpus_lang=_split(args.lang),
-        stride=args.stride,
-        context_length=args.context_length,
-        lm_eval_include=tuple(str(p) for p in args.lm_eval_include or ()),
     )
     run(config)
     return 0
@@ -65,8 +87,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_data_prepare(args: argparse.Namespace) -> int:
     from jeval.data.download import Mirror
     from jeval.data.prepare import prepare_task
+    from jeval.io import default_home
     from jeval.registry import load_registry
-    from jeval.runner import default_home
 
     tasks = load_registry().resolve(list(_split(args.tasks)))
     data_dir = args.data_dir or default_home() / "data"
@@ -75,14 +97,15 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
         print(f"note: checksums from {args.mirror}'s jeval-mirror.json are used for the files it lists; "
               "that data is not upstream's and results will say so", file=sys.stderr)
     failed = []
+    tasks = [t for t in tasks if t.spec.prepared or len(tasks) == 1]
     for task in tasks:
         try:
             prepared = prepare_task(task, data_dir, mirror, args.jaster_dir)
         except JevalError as e:
             if len(tasks) == 1:
                 raise
-            failed.append(task.name)
-            print(f"{task.name}: not prepared: {' '.join(str(e).split())}", file=sys.stderr)
+            failed.append(task.spec.name)
+            print(f"{task.spec.name}: not prepared: {' '.join(str(e).split())}", file=sys.stderr)
             continue
         note = f", from {args.jaster_dir}" if args.jaster_dir else ""
         print(f"{prepared.task}: prepared in {prepared.path} (data fingerprint {prepared.fingerprint[:12]}{note})")
@@ -97,7 +120,7 @@ def cmd_data_sources(args: argparse.Namespace) -> int:
     from jeval.registry import load_registry
 
     registry = load_registry()
-    names = list(_split(args.tasks)) or sorted(registry.tasks)
+    names = list(_split(args.tasks)) or sorted(n for n, t in registry.tasks.items() if t.spec.prepared)
     rows = sources_table(registry.resolve(names))
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -112,15 +135,30 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
     from jeval.registry import load_registry
 
     registry = load_registry()
+    families: dict[str, list[str]] = {}
     for name, task in sorted(registry.tasks.items()):
-        print(f"{name}\t{task.category}\t{task.protocol}\t{task.default_shots}-shot")
+        spec = task.spec
+        print(f"{name}\t{spec.category}\t{spec.protocol}\t{spec.default_shots}-shot")
+        for arg in spec.args:
+            families.setdefault(spec.family, [])
+            line = f"{spec.family}.{arg.name}\t{arg.help}"
+            if line not in families[spec.family]:
+                families[spec.family].append(line)
+    for prefix in sorted(registry.resolvers):
+        print(f"{prefix}<name>\topen-ended: any name after {prefix!r}")
+        spec = registry.resolvers[prefix](f"{prefix}example").spec
+        families.setdefault(spec.family, []).extend(f"{spec.family}.{a.name}\t{a.help}" for a in spec.args)
     for group, members in sorted(registry.groups.items()):
         print(f"{group}\tgroup: {', '.join(members)}")
+    if args.args:
+        for lines in families.values():
+            for line in lines:
+                print(f"--task-arg {line}")
     return 0
 
 
 def cmd_tasks_path(args: argparse.Namespace) -> int:
-    from jeval.runner import default_home
+    from jeval.io import default_home
     from jeval.tasks.japanese_leaderboard.render import render_folder
 
     print(render_folder(args.data_dir or default_home() / "data"))
@@ -177,11 +215,20 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--model", type=Path, help="checkpoint folder; served with vLLM (GPU) or transformers serve")
     who.add_argument("--base-url", action="append", help="an OpenAI-compatible server; repeat for replicas")
     p.add_argument("--model-id", help="model name to send to --base-url (default: the one the server lists)")
-    p.add_argument("--name", help="model name in the results folder (default: from the checkpoint or model id)")
+    p.add_argument("--name", help="the model's display name in results and leaderboards (default: the checkpoint "
+                                  "folder's name, or the model id); models are told apart by their fingerprint")
+    p.add_argument("--model-revision", help="with --base-url: the revision of the model behind the id (answers are "
+                                            "cached per revision; give a new one whenever the served model changes)")
+    p.add_argument("--server-arg", action="append", default=[], metavar="ARG",
+                   help="passed to the vllm/transformers serve jeval starts, as it is; repeat "
+                        "(e.g. --server-arg=--dtype=bfloat16); part of the model's identity")
     p.add_argument("--backend", choices=["server", "local"], default="server",
                    help="server: HTTP API (default); local: in-process transformers")
     p.add_argument("--engine", choices=["auto", "vllm", "transformers"], default="auto")
     p.add_argument("--tasks", action="append", required=True, help="task or group names, comma-separated")
+    p.add_argument("--task-arg", action="append", metavar="FAMILY.KEY=VALUE",
+                   help="an argument of a task family, e.g. ppl.corpus=valid.jsonl or lm-eval.include=DIR; repeatable "
+                        "(`jeval tasks list --args` shows them)")
     p.add_argument("--shots", type=int, help="few-shot examples (default: each task's own)")
     p.add_argument("--variant", help="a task family's prompt variant, recorded as its own protocol "
                                      "(Jaster: chat = the whole prompt as one user turn of the model's chat "
@@ -197,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per request")
     p.add_argument("--api-key-env", help="environment variable holding the API key")
     p.add_argument("--run-id")
-    ppl = p.add_argument_group("ppl (perplexity on corpora) and lm-eval:<task>")
+    ppl = p.add_argument_group("ppl (perplexity on corpora) and lm-eval:<task>: aliases of --task-arg")
     ppl.add_argument("--corpus", action="append", metavar="FILE[,FILE...]",
                      help="ppl: JSON Lines files with a `text` field (and optionally `lang`), or plain-text files")
     ppl.add_argument("--lang", action="append", metavar="LANG[,LANG...]",
@@ -226,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tasks", help="list tasks and groups")
     tasks_sub = p.add_subparsers(dest="tasks_command", metavar="ACTION", required=True)
-    tasks_sub.add_parser("list", help="list tasks and groups").set_defaults(func=cmd_tasks_list)
+    t = tasks_sub.add_parser("list", help="list tasks and groups")
+    t.add_argument("--args", action="store_true", help="also list each task family's --task-arg arguments")
+    t.set_defaults(func=cmd_tasks_list)
     t = tasks_sub.add_parser("path", help="write and print the lm-eval task folder (lm_eval --include_path)")
     t.add_argument("--data-dir", type=Path, help="prepared data the configs read (default: $JEVAL_HOME/data)")
     t.set_defaults(func=cmd_tasks_path)

@@ -12,6 +12,11 @@ from typing import Any
 from jeval.errors import JevalError
 
 
+def default_home() -> Path:
+    """Where jeval keeps prepared data and caches: $JEVAL_HOME, default ~/.cache/jeval."""
+    return Path(os.environ.get("JEVAL_HOME", Path.home() / ".cache" / "jeval"))
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,49 +1,66 @@
 """Find task plugins and resolve task and group names.
 
-Plugins are the sub-packages of `jeval.tasks` and any module registered under the
-`jeval.tasks` entry-point group by another distribution; each exposes `TASKS` (a list of task
-objects) and may expose `GROUPS` (group name -> task names) and `SUMMARIES` (name -> a function
-that turns a run's per-task results into a suite-level summary, or None when none of its tasks ran).
-A plugin may also expose `RESOLVERS` (name prefix -> a function building a task from a whole name),
-for families whose task names are open-ended (`lm-eval:<any lm-eval task>`).
+A plugin is a folder under `jeval.tasks` (or a module registered under the `jeval.tasks` entry-point
+group by another distribution). A Python plugin's `__init__` exposes `PLUGIN`, a jeval.task.Plugin:
+its tasks, groups (group name -> task names), suites, and resolvers (name prefix -> a function
+building a task from a whole name, for open-ended names such as `lm-eval:<any lm-eval task>`).
+A folder holding `task.yaml` and no Python is a declarative generation task (see jeval.declarative).
+
+Plugins are imported to list their tasks, so a plugin's `__init__` imports no heavy library
+(torch, transformers, lm_eval): those are imported where requests are answered or scored.
+The registry is read once per process.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import pkgutil
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
 
 import jeval.tasks
 from jeval.errors import JevalError
-from jeval.task import Task
+from jeval.task import Plugin, Suite, Task
+
+DECLARATIVE_FILE = "task.yaml"
 
 
 @dataclass(frozen=True)
 class Registry:
     tasks: dict[str, Task]
     groups: dict[str, tuple[str, ...]]
-    summaries: dict[str, Callable[[dict[str, dict[str, Any]]], dict[str, Any] | None]] = field(default_factory=dict)
-    resolvers: dict[str, Callable[[str], Task]] = field(default_factory=dict)
+    suites: dict[str, Suite]
+    resolvers: dict[str, Callable[[str], Task]]
+
+    def find(self, name: str) -> Task | None:
+        """The task of this name (built by its resolver for open-ended names), or None."""
+        prefix = next((p for p in self.resolvers if name.startswith(p)), None)
+        if prefix is not None:
+            return self.resolvers[prefix](name)
+        return self.tasks.get(name) or self.tasks.get(self._folded(name), None)
+
+    def _folded(self, name: str) -> str:
+        """Task names are matched without regard to case (`JAMP` is `jamp`) where that is unambiguous."""
+        matches = [t for t in self.tasks if t.lower() == name.lower()]
+        return matches[0] if len(matches) == 1 else name
 
     def resolve(self, names: list[str]) -> list[Task]:
         """Expand groups, keep the order given, drop repeats; unknown names are an error."""
         chosen: list[str] = []
         built: dict[str, Task] = {}
         for name in names:
-            prefix = next((p for p in self.resolvers if name.startswith(p)), None)
-            if prefix is not None:
-                task = self.resolvers[prefix](name)
-                built[task.name] = task
-                members = [task.name]
-            elif name in self.tasks:
-                members = [name]
-            elif name in self.groups:
-                members = list(self.groups[name])
+            task = self.find(name)
+            group = self.groups.get(name) or self.groups.get(name.lower())
+            if task is not None:
+                built[task.spec.name] = task
+                members = [task.spec.name]
+            elif group is not None:
+                members = list(group)
             else:
                 known = sorted(self.tasks) + sorted(self.groups)
                 close = difflib.get_close_matches(name, known, n=3)
@@ -55,7 +72,14 @@ class Registry:
         return [built.get(n) or self.tasks[n] for n in chosen]
 
 
-def _modules():
+def _plugin_folders() -> Iterator[Path]:
+    for root in jeval.tasks.__path__:
+        for folder in sorted(Path(root).iterdir()):
+            if folder.is_dir() and not folder.name.startswith((".", "_")):
+                yield folder
+
+
+def _modules() -> Iterator[ModuleType]:
     for info in pkgutil.iter_modules(jeval.tasks.__path__, "jeval.tasks."):
         if info.ispkg:
             yield importlib.import_module(info.name)
@@ -63,22 +87,36 @@ def _modules():
         yield ep.load()
 
 
+@functools.cache
 def load_registry() -> Registry:
     tasks: dict[str, Task] = {}
     groups: dict[str, list[str]] = {}
-    summaries = {}
-    resolvers = {}
+    suites: dict[str, Suite] = {}
+    resolvers: dict[str, Callable[[str], Task]] = {}
+
+    def add(task: Task, where: str) -> None:
+        if task.spec.name in tasks:
+            raise JevalError(f"task {task.spec.name!r} is registered twice (second time by {where})")
+        tasks[task.spec.name] = task
+
     for module in _modules():
-        summaries.update(getattr(module, "SUMMARIES", {}))
-        resolvers.update(getattr(module, "RESOLVERS", {}))
-        for task in getattr(module, "TASKS", []):
-            if task.name in tasks:
-                raise JevalError(f"task {task.name!r} is registered twice (second time by {module.__name__})")
-            tasks[task.name] = task
-        for group, members in getattr(module, "GROUPS", {}).items():
+        plugin = module.__dict__.get("PLUGIN")
+        if not isinstance(plugin, Plugin):
+            raise JevalError(f"task plugin {module.__name__} declares no PLUGIN (a jeval.task.Plugin)")
+        resolvers.update(plugin.resolvers)
+        suites.update({s.name: s for s in plugin.suites})
+        for task in plugin.tasks:
+            add(task, module.__name__)
+        for group, members in plugin.groups.items():
             groups.setdefault(group, []).extend(m for m in members if m not in groups.get(group, []))
+    declarative = [f for f in _plugin_folders() if (f / DECLARATIVE_FILE).is_file() and not (f / "__init__.py").exists()]
+    if declarative:
+        from jeval.declarative import load_declarative
+
+        for folder in declarative:
+            add(load_declarative(folder / DECLARATIVE_FILE), str(folder / DECLARATIVE_FILE))
     for group, members in groups.items():
         missing = [m for m in members if m not in tasks and m not in groups]
         if missing:
             raise JevalError(f"group {group!r} names unknown tasks: {', '.join(missing)}")
-    return Registry(tasks, {g: tuple(m) for g, m in groups.items()}, summaries, resolvers)
+    return Registry(tasks, {g: tuple(m) for g, m in groups.items()}, suites, resolvers)

@@ -1,18 +1,40 @@
-"""What a task plugin is.
+"""The task contract: what a benchmark declares and the three kinds of task the runner runs.
 
-A plugin says where its data comes from (`sources`), how raw upstream files become the
-prepared splits (`convert`), how a prepared item becomes a request to the model (`requests`),
-and how an answer is scored (`score`) and scores are summarised (`aggregate`). The runner knows
-nothing else about any benchmark. Families of tasks that share a protocol (all of Jaster, say)
-implement this once and declare each dataset as data.
+Everything a task says about itself that the core acts on is data in its `TaskSpec`: category,
+protocol, default shots and item limit, the model capabilities it needs, its prompt variants, the
+arguments it accepts (`--task-arg FAMILY.KEY=VALUE`). What a task does is one of three kinds:
+
+- `GenerationTask`: prepared items -> requests -> answers -> a score per answer -> metrics.
+- `DialogueTask`: a generation task whose next turn depends on the last answer (`follow_up`).
+- `HarnessTask`: evaluated by a harness of its own (lm-eval, the perplexity scorer) that asks the
+  run's model through the run's executor, so the cache, accounting and identity rules still hold.
+
+Every kind can declare leaderboard columns (`columns`) and files of its own (`write_outputs`); the
+defaults are one column for the task's primary metric and no files. Suites that summarise several
+tasks (Jaster's AVG, the JGLUE mean) are `Suite`s, declared by the plugin beside its tasks.
 """
 
 from __future__ import annotations
 
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
+
+from jeval.errors import JevalError
+
+if TYPE_CHECKING:
+    from jeval.executor import Executor
+    from jeval.models.model import Model
+
+Capability = Literal["generate", "chat", "loglikelihood", "token_logprobs"]
+"""What a model can be asked: a completion of a text prompt, a chat completion, the log-likelihood
+of a continuation given a context, the log-probabilities of a given sequence of token ids."""
+
+ColumnKind = Literal["score", "score_low", "rating", "interval", "count", "bits"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +43,9 @@ class Source:
 
     An empty `sha256` marks a file whose checksum the project could not establish: it is
     accepted on first download and its checksum recorded in the prepared manifest.
+    `defines_prompt` marks a file whose text becomes part of the prompts (instructions, prompt
+    frames, few-shot exemplars): where it did not come from upstream, the run says so in its
+    protocol name.
     """
 
     url: str
@@ -29,6 +54,7 @@ class Source:
     unavailable: str = ""
     """Set where upstream no longer serves the file: how a user supplies it instead; added to
     any failed download of it."""
+    defines_prompt: bool = False
 
     @property
     def mirror_path(self) -> str:
@@ -61,7 +87,7 @@ class Request:
         return bool(self.messages)
 
     def payload(self) -> dict[str, Any]:
-        """What is sent to the model; with the model fingerprint, it keys the generation cache."""
+        """What is sent to the model; with the model's identity, it keys the generation cache."""
         if self.is_chat:
             return {
                 "kind": "chat",
@@ -89,41 +115,265 @@ class TaskRequests:
     protocol: str | None = None
 
 
-class Task(Protocol):
+@dataclass(frozen=True)
+class TaskArg:
+    """An argument a task family accepts: `--task-arg FAMILY.NAME=VALUE` (repeatable for lists)."""
+
     name: str
-    protocol: str
+    help: str
+    parse: Callable[[str], Any] = str
+    repeated: bool = False
+    """Values given several times (or comma-separated) make a tuple."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a task declares about itself; the core reads this and nothing else."""
+
+    name: str
     category: str
-    sources: tuple[Source, ...]
-    default_shots: int
+    protocol: str
+    family: str
+    """The plugin family: names task arguments (`--task-arg FAMILY.KEY=...`) and groups the
+    task's leaderboard columns unless they say otherwise."""
+    default_shots: int = 0
+    default_limit: int | None = None
+    """Test items asked by default (None: all); `--limit` overrides it."""
+    needs: frozenset[Capability] = frozenset({"generate"})
+    variants: tuple[str, ...] = ()
+    """Prompt variants (`--variant`), each recorded as its own protocol."""
+    args: tuple[TaskArg, ...] = ()
+    prepared: bool = True
+    """Whether the task reads files made by `jeval data prepare` (else its inputs come with the run)."""
+    primary_metric: str | None = None
+    """The metric that stands for the task (None: the first the task reports)."""
+    label: str | None = None
+    """The task's leaderboard column label (default: its name)."""
+    column_group: str | None = None
+    """The leaderboard group of the task's column (default: its family)."""
+    column_order: int = 0
+    """Where the task's column sits in its group (then by label)."""
+
+    def arg(self, name: str) -> TaskArg:
+        for declared in self.args:
+            if declared.name == name:
+                return declared
+        offered = ", ".join(a.name for a in self.args) or "none"
+        raise JevalError(f"task {self.name!r} takes no argument {self.family}.{name} (it takes: {offered})")
+
+
+@dataclass(frozen=True)
+class TaskInputs:
+    """Everything a task is given to build its requests."""
+
+    data_dir: Path
+    """The task's prepared folder (`<data dir>/<task>`)."""
+    shots: int
+    limit: int | None
+    """Test items to ask (None: all); cut before prompts are built."""
+    variant: str | None = None
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ColumnValue:
+    """One leaderboard cell a result declares: the value on the column's own scale (scores on
+    0-1), the column it belongs to, and which tasks' data stand behind it."""
+
+    label: str
+    group: str
+    value: float | None
+    kind: ColumnKind = "score"
+    order: int = 0
+    protocol: str = ""
+    shots: int | None = None
+    tasks: tuple[str, ...] = ()
+    notes: tuple[tuple[str, str], ...] = ()
+    """(note text, detail) pairs shown as numbered notes on the cell."""
+    hidden_unless: str | None = None
+    """A leaderboard option that must be on for the column to be shown (e.g. "lenient")."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "group": self.group, "value": self.value, "kind": self.kind,
+                "order": self.order, "protocol": self.protocol, "shots": self.shots, "tasks": list(self.tasks),
+                "notes": [list(n) for n in self.notes], "hidden_unless": self.hidden_unless}
+
+
+@dataclass
+class TaskOutcome:
+    """What evaluating a task produced, before the runner adds what every result carries
+    (protocol, data provenance, shots asked, limit)."""
+
+    metrics: dict[str, Any]
+    rows: list[dict[str, Any]]
+    n_samples: int
+    prompt_fingerprint: str
+    decoding: dict[str, Any]
+    shots: Any = None
+    """The few-shot count the harness used, where it decides it (None: the one asked for)."""
+    data_fingerprint: str | None = None
+    """Overrides the prepared data's fingerprint where the harness loads data itself."""
+    data_sources: list[Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Family-specific fields kept in the task's result as they are."""
+
+
+class Task(ABC):
+    """What every kind of task has: a spec, upstream sources to prepare, declared columns."""
+
+    @property
+    @abstractmethod
+    def spec(self) -> TaskSpec:
+        """The task's declaration (its name is `spec.name`)."""
+
+    def sources(self) -> tuple[Source, ...]:
+        """The upstream files `jeval data prepare` downloads for this task."""
+        return ()
 
     def convert(self, files: dict[str, Path], out_dir: Path) -> None:
         """Build the prepared files in `out_dir` from the downloaded `files` (keyed by URL)."""
+        raise JevalError(f"{self.spec.name}: nothing to prepare (its inputs are given to `jeval run`)")
 
-    def requests(self, task_dir: Path, shots: int) -> TaskRequests:
-        """Read the prepared files in `task_dir` and build one request per test item."""
+    def run_inputs(self, args: Mapping[str, Any]) -> dict[str, Any] | None:
+        """For a task whose inputs come with the run (`prepared=False`): check them now, before
+        any model is loaded, and return their manifest (`data_fingerprint`, `sources`)."""
+        return None
 
+    def columns(self, result: Mapping[str, Any]) -> list[ColumnValue]:
+        """The leaderboard cells of one result of this task: by default its primary metric, and
+        answer-format diagnostics where it reports them (shown with `--lenient`)."""
+        metrics = result.get("metrics", {})
+        primary = result.get("primary_metric")
+        value = metrics.get(primary) if isinstance(primary, str) else None
+        name = self.spec.name
+        main = ColumnValue(self.spec.label or name, self.spec.column_group or self.spec.family, finite(value),
+                           order=self.spec.column_order, tasks=(name,))
+        return [main, *diagnostic_columns(name, result)]
+
+    def write_outputs(self, rows: list[dict[str, Any]], run_dir: Path, results: Mapping[str, Any]) -> None:
+        """Files of the task's own under `run_dir` (e.g. answers in another tool's format)."""
+        return None
+
+
+class ImportsPreprocessed(ABC):
+    """A task that can also take its splits from another tool's preprocessed files
+    (`jeval data prepare --jaster-dir DIR` for Jaster, from llm-jp-eval's own preprocessing)."""
+
+    @abstractmethod
+    def preprocessed_sources(self) -> tuple[Source, ...]:
+        """What is still downloaded when the splits come from the preprocessed files."""
+
+    @abstractmethod
+    def import_preprocessed(self, folder: Path, files: dict[str, Path], out_dir: Path) -> None:
+        """Build the prepared files from the preprocessed `folder` and the downloaded `files`."""
+
+
+class GenerationTask(Task):
+    @abstractmethod
+    def requests(self, inputs: TaskInputs) -> TaskRequests:
+        """Read the prepared files and build one request per test item (the first `limit`)."""
+
+    @abstractmethod
     def score(self, request: Request, output: str) -> dict[str, Any]:
         """Score one answer: the extracted prediction and a value per metric."""
 
-    def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
+    @abstractmethod
+    def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, Any]:
         """Summarise per-item scores into the task's metrics."""
 
 
-class MultiTurnTask(Task, Protocol):
-    """A task whose items are dialogues: the next turn's request depends on the last answer.
+class DialogueTask(GenerationTask):
+    """A task whose items are dialogues: the runner answers every first turn, then asks
+    `follow_up` for each answered request, round by round, until no item has a next turn; every
+    turn goes through the cache. Only the last turn of each item is scored; earlier turns live in
+    its request's metadata."""
 
-    The runner answers every first-turn request, then asks `follow_up` for each answered
-    request, and so on until no task has a next turn; every turn goes through the cache.
-    Only the last turn of each item is scored; earlier turns live in its request's metadata.
-    """
-
+    @abstractmethod
     def follow_up(self, request: Request, output: str) -> Request | None:
         """The next turn after `output` answered `request`, or None when the dialogue is over."""
 
 
-class TaskWithOutputs(Task, Protocol):
-    """A task that writes files of its own into the run folder (e.g. answers in another tool's
-    format); the runner calls `write_outputs` after results.json and the samples are written."""
+@dataclass(frozen=True)
+class PlannedTask:
+    """A task as the runner will evaluate it: what was asked and what it reads."""
 
-    def write_outputs(self, rows: list[dict[str, Any]], run_dir: Path, results: dict[str, Any]) -> None:
-        """Write extra files under `run_dir` from the task's sample rows and the run's results."""
+    task: Task
+    shots: int
+    limit: int | None
+    variant: str | None
+    protocol: str
+    manifest: Mapping[str, Any]
+    args: Mapping[str, Any]
+    requests: tuple[Request, ...] = ()
+    prompt_fingerprint: str = ""
+    prompt_source: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HarnessContext:
+    """What a harness is given: the run's model and executor, and where prepared data lives."""
+
+    model: Model
+    executor: Executor
+    data_dir: Path
+
+
+class Harness(ABC):
+    """Evaluates every planned task of its family in one go."""
+
+    name: str
+
+    @abstractmethod
+    async def evaluate(self, planned: list[PlannedTask], context: HarnessContext) -> dict[str, TaskOutcome]:
+        """An outcome per planned task, by task name."""
+
+
+class HarnessTask(Task):
+    @property
+    @abstractmethod
+    def harness(self) -> Harness:
+        """The harness that evaluates this task (tasks sharing one are evaluated together)."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A score over several tasks of one run (Jaster AVG, the JGLUE mean), computed once, when
+    the run's results are assembled, and stored; the leaderboard only reads it."""
+
+    name: str
+    members: tuple[str, ...]
+    summarize: Callable[[Mapping[str, Mapping[str, Any]]], dict[str, Any] | None]
+    """The suite's summary over the run's task results, or None when none of its tasks ran."""
+    columns: Callable[[Mapping[str, Any], Mapping[str, Mapping[str, Any]]], list[ColumnValue]]
+    """The leaderboard cells of a summary, given the run's task results."""
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """What a plugin package declares (its `__init__` exposes one as `PLUGIN`)."""
+
+    tasks: tuple[Task, ...] = ()
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    suites: tuple[Suite, ...] = ()
+    resolvers: Mapping[str, Callable[[str], Task]] = field(default_factory=dict)
+    """Name prefix -> a function building a task from a whole name (`lm-eval:<any task>`)."""
+
+
+def finite(value: Any) -> float | None:
+    """A number that can be shown and ranked, or None (booleans, NaN and infinities are not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def diagnostic_columns(name: str, result: Mapping[str, Any]) -> list[ColumnValue]:
+    """Lenient exact match and the share of answers out of the label set (or out of the number
+    format) of a task that reports them, as columns shown with `jeval leaderboard --lenient`."""
+    metrics = result.get("metrics", {})
+    if "lenient_exact_match" not in metrics:
+        return []
+    kind = "out_of_format" if "out_of_format" in metrics else "out_of_label_set"
+    return [ColumnValue(f"{name} lenient EM", "jaster_lenient", finite(metrics.get("lenient_exact_match")),
+                        tasks=(name,), hidden_unless="lenient"),
+            ColumnValue(f"{name} {kind.replace('_', ' ')}", "jaster_lenient", finite(metrics.get(kind)),
+                        kind="score_low", tasks=(name,), hidden_unless="lenient")]

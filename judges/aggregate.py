@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from typing import Any
 
 from jeval.tasks.jmt_bench.files import CATEGORIES
@@ -22,7 +23,7 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _category_order(categories) -> list[str]:
+def _category_order(categories: Collection[str]) -> list[str]:
     known = [c for c in CATEGORIES if c in categories]
     return known + sorted(c for c in categories if c not in CATEGORIES)
 

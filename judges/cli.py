@@ -30,7 +30,7 @@ def _judge_config(args: argparse.Namespace) -> JudgeConfig:
 
 def _grade(args: argparse.Namespace, mode: str) -> int:
     from jeval.judges.run import JudgeRun, format_summary, judge
-    from jeval.runner import default_home
+    from jeval.io import default_home
 
     home = default_home()
     run = JudgeRun(

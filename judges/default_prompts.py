@@ -36,7 +36,10 @@ _PAIR5_FORMAT = (
 )
 
 _ONE_TURN = "【質問】\n{question}\n\n【アシスタントの回答】\n{answer}\n【回答ここまで】"
-_ONE_TURN_REF = "【質問】\n{question}\n\n【模範解答】\n{ref_answer_1}\n【模範解答ここまで】\n\n【アシスタントの回答】\n{answer}\n【回答ここまで】"
+_ONE_TURN_REF = (
+    "【質問】\n{question}\n\n【模範解答】\n{ref_answer_1}\n【模範解答ここまで】\n\n"
+    "【アシスタントの回答】\n{answer}\n【回答ここまで】"
+)
 _DIALOGUE = (
     "【対話】\n〈ユーザー〉\n{question_1}\n\n〈アシスタント〉\n{answer_1}\n\n"
     "〈ユーザー〉\n{question_2}\n\n〈アシスタント〉\n{answer_2}\n【対話ここまで】"

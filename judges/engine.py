@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from jeval.errors import JevalError
+from jeval.executor import Executor
+from jeval.executor import Job as ExecutorJob
 from jeval.fingerprint import checkpoint_fingerprint, endpoint_fingerprint
 from jeval.judges.cache import CachedAnswer, JudgmentCache, judgment_key
 from jeval.models.client import ClientConfig, OpenAIClient
@@ -121,58 +121,84 @@ class Tally:
                 "seconds": round(self.seconds, 3)}
 
 
+@dataclass(frozen=True)
+class JudgmentStore:
+    """The judgment cache as the executor's answer store, for one judge and prompt set."""
+
+    cache: JudgmentCache
+    identity: str
+    prompt_set: str
+
+    def key(self, payload: dict[str, Any]) -> str:
+        return judgment_key(self.identity, self.prompt_set, payload["messages"], payload["settings"],
+                            payload["repeat"])
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        hit = self.cache.get(key)
+        if hit is None:
+            return None
+        return {"text": hit.text, "prompt_tokens": hit.prompt_tokens, "completion_tokens": hit.completion_tokens,
+                "created": hit.created}
+
+    def put(self, key: str, payload: dict[str, Any], response: dict[str, Any]) -> None:
+        self.cache.put(key, self.identity, self.prompt_set, payload,
+                       CachedAnswer(response["text"], response["prompt_tokens"], response["completion_tokens"],
+                                    response["created"]))
+
+
 async def ask_all(jobs: list[Job], config: JudgeConfig, identity: str, prompt_set: str,
                   cache: JudgmentCache) -> tuple[list[Reply], Tally]:
+    """Every job's reply, through the one executor: cached answers first, the rest asked
+    concurrently; a request that fails after the client's retries is that job's recorded failure."""
     tally = Tally()
     settings = config.settings()
-    replies: list[Reply | None] = [None] * len(jobs)
-    pending: list[tuple[int, str]] = []
-    for i, job in enumerate(jobs):
-        key = judgment_key(identity, prompt_set, job.messages, settings, job.repeat)
-        hit = cache.get(key)
-        if hit is not None and config.retry_failures and not job.readable(hit.text):
-            tally.retried_failures += 1
-            hit = None
-        if hit is None:
-            pending.append((i, key))
-            continue
-        tally.from_cache += 1
-        tally.cached_prompt_tokens += hit.prompt_tokens or 0
-        tally.cached_completion_tokens += hit.completion_tokens or 0
-        replies[i] = Reply(job, hit.text, None, True, hit.prompt_tokens, hit.completion_tokens, hit.created)
-    if not pending:
-        return [r for r in replies if r is not None], tally
+    executor_jobs = [ExecutorJob({"messages": job.messages, "settings": settings, "repeat": job.repeat}, ref=job)
+                     for job in jobs]
+
+    def readable(job: ExecutorJob, hit: dict[str, Any]) -> bool:
+        return bool(job.ref.readable(hit["text"]))
+
+    executor = Executor(JudgmentStore(cache, identity, prompt_set), concurrency=config.concurrency)
     started = time.monotonic()
-    client_config = ClientConfig(config.base_urls, config.model, config.api_key(), concurrency=config.concurrency,
-                                 timeout_s=config.timeout_s, max_retries=config.max_retries)
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(pending), desc="judging", unit="judgment", leave=False)
-    async with OpenAIClient(client_config) as client:
+    clients: list[OpenAIClient] = []
 
-        async def ask(i: int, key: str) -> None:
-            job = jobs[i]
-            try:
-                c = await client.chat(job.messages, max_tokens=config.max_tokens, temperature=config.temperature)
-            except JevalError as e:
-                tally.request_errors += 1
-                replies[i] = Reply(job, None, " ".join(str(e).split()), False, None, None, time.time())
-                bar.update(1)
-                return
-            answer = CachedAnswer(c.text, c.prompt_tokens, c.completion_tokens, time.time())
-            cache.put(key, identity, prompt_set, {"messages": job.messages, "settings": settings,
-                                                  "repeat": job.repeat}, answer)
-            replies[i] = Reply(job, c.text, None, False, c.prompt_tokens, c.completion_tokens, answer.created)
-            bar.update(1)
+    async def ask(job: ExecutorJob) -> dict[str, Any]:
+        if not clients:
+            clients.append(OpenAIClient(ClientConfig(config.base_urls, config.model, config.api_key(),
+                                                     concurrency=config.concurrency, timeout_s=config.timeout_s,
+                                                     max_retries=config.max_retries)))
+        c = await clients[0].chat(job.payload["messages"], max_tokens=config.max_tokens,
+                                  temperature=config.temperature)
+        return {"text": c.text, "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
+                "created": time.time()}
 
-        try:
-            await asyncio.gather(*(ask(i, key) for i, key in pending))
-        finally:
-            bar.close()
-        tally.sent = client.usage.requests
-        tally.prompt_tokens = client.usage.prompt_tokens
-        tally.completion_tokens = client.usage.completion_tokens
-        tally.client_retries = client.usage.retries
+    try:
+        outcomes = await executor.run(executor_jobs, ask, desc="judging", keep_errors=True,
+                                      accept=readable if config.retry_failures else None)
+    finally:
+        for client in clients:
+            tally.sent = client.usage.requests
+            tally.prompt_tokens = client.usage.prompt_tokens
+            tally.completion_tokens = client.usage.completion_tokens
+            tally.client_retries = client.usage.retries
+            await client.aclose()
     tally.seconds = time.monotonic() - started
-    if tally.request_errors == len(pending) and tally.sent == 0:
-        first = next(r.error for r in replies if r is not None and r.error)
-        raise JevalError(f"the judge answered none of {len(pending)} requests: {first}")
-    return [r for r in replies if r is not None], tally
+    tally.retried_failures = executor.tally.replaced
+    replies = []
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        response = outcome.response
+        if outcome.cached and response is not None:
+            tally.from_cache += 1
+            tally.cached_prompt_tokens += response.get("prompt_tokens") or 0
+            tally.cached_completion_tokens += response.get("completion_tokens") or 0
+        if response is None:
+            tally.request_errors += 1
+            replies.append(Reply(job, None, outcome.error, False, None, None, time.time()))
+        else:
+            replies.append(Reply(job, response["text"], None, outcome.cached, response.get("prompt_tokens"),
+                                 response.get("completion_tokens"), response["created"]))
+    asked = sum(1 for o in outcomes if not o.cached)
+    if asked and tally.request_errors == asked and tally.sent == 0:
+        first = next(r.error for r in replies if r.error)
+        raise JevalError(f"the judge answered none of {asked} requests: {first}")
+    return replies, tally

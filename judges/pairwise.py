@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from jeval.judges.engine import Job, Reply
 from jeval.judges.inputs import Inputs
-from jeval.judges.prompts import PromptSet
+from jeval.judges.prompts import Mode, PromptSet
 from jeval.judges.verdicts import Preference, Verdict, parse_pairwise, parse_pairwise_5
-from jeval.tasks.jmt_bench.files import NEED_REFERENCE
+from jeval.tasks.jmt_bench.files import NEED_REFERENCE, Answer, Question
 
 STRONG_WEIGHT = 3
 _SIDE: dict[str, int] = {"A>>B": 1, "A>B": 1, "A=B": 0, "B>A": -1, "B>>A": -1}
@@ -31,7 +32,7 @@ def pairs(models: list[str], baseline: str | None) -> list[tuple[str, str]]:
     return list(itertools.combinations(models, 2))
 
 
-def _values(inputs: Inputs, question, first, second, turn: int) -> dict[str, str]:
+def _values(inputs: Inputs, question: Question, first: Answer, second: Answer, turn: int) -> dict[str, str]:
     values: dict[str, str] = {}
     ref = inputs.reference_for(question)
     if ref is not None:
@@ -47,15 +48,15 @@ def _values(inputs: Inputs, question, first, second, turn: int) -> dict[str, str
     return values
 
 
-def parser(five_level: bool):
+def parser(five_level: bool) -> Callable[[str], Verdict]:
     return parse_pairwise_5 if five_level else parse_pairwise
 
 
 def pair_jobs(inputs: Inputs, prompts: PromptSet, matchups: list[tuple[str, str]], turns: tuple[int, ...],
               repeat: int, five_level: bool) -> list[Job]:
     parse = parser(five_level)
-    mode = "pairwise5" if five_level else "pairwise"
-    jobs = []
+    mode: Mode = "pairwise5" if five_level else "pairwise"
+    jobs: list[Job] = []
     for model_1, model_2 in matchups:
         shared = sorted(set(inputs.answers[model_1]) & set(inputs.answers[model_2]))
         for qid in shared:
@@ -67,10 +68,10 @@ def pair_jobs(inputs: Inputs, prompts: PromptSet, matchups: list[tuple[str, str]
                 prompt = prompts.choose(mode, question.category in NEED_REFERENCE, turn == 2)
                 for game, (first, second) in ((1, (a1, a2)), (2, (a2, a1))):
                     messages = prompt.render(_values(inputs, question, first, second, turn))
-                    for r in range(repeat):
-                        jobs.append(Job(messages, r, lambda text: parse(text).ok,
-                                        {"question_id": qid, "category": question.category, "model_1": model_1,
-                                         "model_2": model_2, "turn": turn, "game": game, "prompt": prompt.name}))
+                    jobs.extend(Job(messages, r, lambda text: parse(text).ok,
+                                    {"question_id": qid, "category": question.category, "model_1": model_1,
+                                     "model_2": model_2, "turn": turn, "game": game, "prompt": prompt.name})
+                                for r in range(repeat))
     return jobs
 
 
@@ -86,9 +87,10 @@ def combine(g1: Preference, g2: Preference, five_level: bool) -> tuple[str, int]
 
 def game_winner(verdict: Verdict | None, game: int) -> str:
     """FastChat's per-game winner field: model_1, model_2, tie or error."""
-    if verdict is None or not verdict.ok:
+    preference = verdict.preference if verdict is not None else None
+    if preference is None:
         return "error"
-    side = _SIDE[verdict.preference]
+    side = _SIDE[preference]
     if side == 0:
         return "tie"
     first_is_model_1 = game == 1
@@ -113,6 +115,8 @@ def pair_outcomes(replies: list[Reply], judge_model: str, prompt_set: str, five_
         g1, g2 = both[1], both[2]
         v1 = parse(g1.text) if g1.text is not None else None
         v2 = parse(g2.text) if g2.text is not None else None
+        p1 = v1.preference if v1 else None
+        p2 = v2.preference if v2 else None
         failures = [_failure(g, v) for g, v in ((g1, v1), (g2, v2)) if v is None or not v.ok]
         record = {
             "question_id": qid, "model_1": model_1, "model_2": model_2,
@@ -122,16 +126,17 @@ def pair_outcomes(replies: list[Reply], judge_model: str, prompt_set: str, five_
             "g2_user_prompt": g2.job.messages[-1]["content"], "g2_judgment": g2.text,
             "turn": turn, "tstamp": max(g1.tstamp, g2.tstamp), "category": g1.job.info["category"],
             "repeat": repeat, "prompt_set": prompt_set, "five_level": five_level,
-            "g1_verdict": v1.preference if v1 else None, "g2_verdict": v2.preference if v2 else None,
+            "g1_verdict": p1, "g2_verdict": p2,
             "failure": failures[0] if failures else None, "cached": g1.cached and g2.cached,
         }
         battle = None
-        if not failures:
-            winner, weight = combine(v1.preference, v2.preference, five_level)
-            record.update(winner=winner, weight=weight, inconsistent=_SIDE[v1.preference] != -_SIDE[v2.preference])
-            battle = {"model_a": model_1, "model_b": model_2, "winner": winner, "tstamp": record["tstamp"] or time.time(),
-                      "question_id": qid, "turn": turn, "judge": f"{judge_model}|{prompt_set}", "weight": weight,
-                      "anony": True, "flags": [], "source": "judge"}
+        if p1 is not None and p2 is not None:
+            winner, weight = combine(p1, p2, five_level)
+            record.update(winner=winner, weight=weight, inconsistent=_SIDE[p1] != -_SIDE[p2])
+            battle = {"model_a": model_1, "model_b": model_2, "winner": winner,
+                      "tstamp": record["tstamp"] or time.time(), "question_id": qid, "turn": turn,
+                      "judge": f"{judge_model}|{prompt_set}", "weight": weight, "anony": True, "flags": [],
+                      "source": "judge"}
         outcomes.append(PairOutcome(record, battle))
     return outcomes
 

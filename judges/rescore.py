@@ -8,6 +8,7 @@ of -1 (FastChat's "could not parse") that now parses counts as recovered.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from jeval.errors import JevalError
 from jeval.io import read_jsonl
 from jeval.judges.pairwise import game_winner
-from jeval.judges.verdicts import parse_pairwise, parse_pairwise_5, parse_rating
+from jeval.judges.verdicts import Verdict, parse_pairwise, parse_pairwise_5, parse_rating
 
 
 @dataclass
@@ -87,7 +88,8 @@ def _single(out: Rescore, row: dict[str, Any], where: dict[str, Any]) -> None:
             out.disagreements.append({**where, "stored": stored, "parsed": rating.score, "failure": rating.failure})
 
 
-def _pair_game(out: Rescore, row: dict[str, Any], game: int, parse, where: dict[str, Any]) -> None:
+def _pair_game(out: Rescore, row: dict[str, Any], game: int, parse: Callable[[str], Verdict],
+               where: dict[str, Any]) -> None:
     out.judgments += 1
     text = row.get(f"g{game}_judgment")
     verdict = parse(text if isinstance(text, str) else "")

@@ -24,7 +24,7 @@ from jeval.judges.pairwise import STRONG_WEIGHT, pair_jobs, pair_outcomes, pairs
 from jeval.judges.prompts import load_prompt_set
 from jeval.judges.single import single_jobs, single_record
 from jeval.results import new_run_id, safe_name
-from jeval.runner import preflight
+from jeval.models.engines import preflight
 
 
 @dataclass(frozen=True)

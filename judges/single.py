@@ -11,10 +11,10 @@ from jeval.judges.engine import Job, Reply
 from jeval.judges.inputs import Inputs
 from jeval.judges.prompts import PromptSet
 from jeval.judges.verdicts import parse_rating
-from jeval.tasks.jmt_bench.files import NEED_REFERENCE
+from jeval.tasks.jmt_bench.files import NEED_REFERENCE, Answer, Question
 
 
-def _values(inputs: Inputs, question, answer, turn: int) -> dict[str, str]:
+def _values(inputs: Inputs, question: Question, answer: Answer, turn: int) -> dict[str, str]:
     values: dict[str, str] = {}
     ref = inputs.reference_for(question)
     if ref is not None:
@@ -30,7 +30,7 @@ def _values(inputs: Inputs, question, answer, turn: int) -> dict[str, str]:
 
 
 def single_jobs(inputs: Inputs, prompts: PromptSet, turns: tuple[int, ...], repeat: int) -> list[Job]:
-    jobs = []
+    jobs: list[Job] = []
     for model, answers in inputs.answers.items():
         for qid in sorted(answers):
             question, answer = inputs.questions[qid], answers[qid]
@@ -40,16 +40,17 @@ def single_jobs(inputs: Inputs, prompts: PromptSet, turns: tuple[int, ...], repe
                                      f"turn {turn} cannot be graded (use --turns 1)")
                 prompt = prompts.choose("single", question.category in NEED_REFERENCE, turn == 2)
                 messages = prompt.render(_values(inputs, question, answer, turn))
-                for r in range(repeat):
-                    jobs.append(Job(messages, r, lambda text: parse_rating(text).ok,
-                                    {"question_id": qid, "category": question.category, "model": model,
-                                     "turn": turn, "prompt": prompt.name}))
+                jobs.extend(Job(messages, r, lambda text: parse_rating(text).ok,
+                                {"question_id": qid, "category": question.category, "model": model,
+                                 "turn": turn, "prompt": prompt.name})
+                            for r in range(repeat))
     return jobs
 
 
 def single_record(reply: Reply, judge_model: str, prompt_set: str) -> dict[str, Any]:
     """A judgment in FastChat's single-grading format, with jeval's fields added."""
     info = reply.job.info
+    failure: str | None
     if reply.text is None:
         score, failure, detail, form = None, "request_error", reply.error, None
     else:

@@ -61,7 +61,8 @@ def _decide(values: list[float], form: str) -> Rating:
         return Rating(None, "conflicting", form, f"several different ratings: {', '.join(map(_fmt, in_range))}")
     if in_range:
         return Rating(in_range[0], None, form)
-    return Rating(None, "out_of_range", form, f"rating {_fmt(outside[0])} is outside {_fmt(SCALE_MIN)}-{_fmt(SCALE_MAX)}")
+    return Rating(None, "out_of_range", form,
+                  f"rating {_fmt(outside[0])} is outside {_fmt(SCALE_MIN)}-{_fmt(SCALE_MAX)}")
 
 
 def _fmt(v: float) -> str:

@@ -2,26 +2,57 @@
 
 Used where no server can give what a task needs (log-likelihoods on a CPU: `transformers serve`
 ignores `logprobs`) and for small CPU runs. Greedy generation only at temperature 0; calls are
-serialised on one model, off the event loop.
+serialised on one model, off the event loop. Perplexity windows are scored in batches, longest
+first (so a batch pads little), right-padded: a causal model's logits at real positions do not
+depend on padding that comes after them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
+from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from jeval.errors import JevalError
 from jeval.models.client import Completion, Usage, cut_at_stop
+from jeval.models.model import LogLikelihood, Window
 from jeval.models.server import check_checkpoint
 
+DEFAULT_BATCH_SIZE = 8
 
-@dataclass(frozen=True)
-class LogLikelihood:
-    logprob: float
-    is_greedy: bool
+
+@torch.inference_mode()
+def score_windows(model: Any, windows: Sequence[Window], batch_size: int = DEFAULT_BATCH_SIZE,
+                  progress: bool = False) -> list[float]:
+    """Summed negative log-likelihood (nats) of each window's scored tokens, in the order given."""
+    if batch_size < 1:
+        raise JevalError(f"batch size must be 1 or more, got {batch_size}")
+    device = next(model.parameters()).device
+    order = sorted(range(len(windows)), key=lambda i: -len(windows[i].ids))
+    out = [0.0] * len(windows)
+    bar = tqdm(total=len(windows), desc="scoring windows", unit="win", leave=False, disable=not progress)
+    for at in range(0, len(order), batch_size):
+        batch = [windows[i] for i in order[at:at + batch_size]]
+        width = len(batch[0].ids)
+        ids = torch.zeros((len(batch), width), dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, window in enumerate(batch):
+            ids[row, :len(window.ids)] = torch.tensor(window.ids)
+            mask[row, :len(window.ids)] = 1
+        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        for row, window in enumerate(batch):
+            predicted = logits[row, window.score_from - 1:len(window.ids) - 1].float()
+            targets = ids[row, window.score_from:len(window.ids)].to(device)
+            nll = torch.nn.functional.cross_entropy(predicted, targets, reduction="sum")
+            out[order[at + row]] = float(nll)
+        bar.update(len(batch))
+    bar.close()
+    return out
 
 
 class LocalModel:
@@ -86,9 +117,20 @@ class LocalModel:
         picked = logprobs.gather(1, target_t[:, None])[:, 0]
         return LogLikelihood(float(picked.sum()), bool((logprobs.argmax(-1) == target_t).all()))
 
-    def describe(self) -> dict:
-        return {"engine": "transformers-in-process", "device": self.device,
-                "dtype": str(self.model.dtype)}
+    async def loglikelihood_async(self, context: str, continuation: str) -> LogLikelihood:
+        """`loglikelihood` off the event loop; an empty context becomes the EOS token where the
+        tokenizer adds no special token of its own (lm-eval's rule)."""
+        if not context and not self.tokenizer("", add_special_tokens=True).input_ids:
+            context = self.tokenizer.eos_token or ""
+        async with self._lock:
+            return await asyncio.to_thread(self.loglikelihood, context, continuation)
+
+    async def window_nll(self, windows: Sequence[Window], batch_size: int = DEFAULT_BATCH_SIZE) -> list[float]:
+        async with self._lock:
+            return await asyncio.to_thread(score_windows, self.model, windows, batch_size, True)
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": "transformers", "device": self.device, "dtype": str(self.model.dtype)}
 
     async def aclose(self) -> None:
         return None

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-
 from conftest import Served, start_jeval_serve, stop
 
 NAMES = ("hinoki-7b", "sakura-3b")
@@ -79,14 +78,15 @@ class LoadResult:
 
     def percentile(self, values: list[float], q: float) -> float:
         ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
     def summary(self) -> str:
         return (f"{self.sessions} sessions, {self.accepted} votes accepted in {self.wall_s:.1f} s "
                 f"({self.accepted / self.wall_s:.2f} votes/s incl. generation); vote latency p50 "
                 f"{self.percentile(self.vote_latencies, 0.5) * 1000:.0f} ms, p99 "
                 f"{self.percentile(self.vote_latencies, 0.99) * 1000:.0f} ms; battle turn p50 "
-                f"{self.percentile(self.send_latencies, 0.5):.2f} s, p99 {self.percentile(self.send_latencies, 0.99):.2f} s; "
+                f"{self.percentile(self.send_latencies, 0.5):.2f} s, "
+                f"p99 {self.percentile(self.send_latencies, 0.99):.2f} s; "
                 f"{self.rejected_duplicates} replayed votes rejected; {self.race_winners} of {self.sessions} "
                 f"concurrent double votes counted once; errors: {len(self.errors)}")
 
@@ -141,7 +141,7 @@ def run_load(url: str, sessions: int, battles: int, deadline_s: float) -> LoadRe
                         result.accepted += thanks
                         result.race_winners += thanks == 1
                 client.predict(api_name="/battle_new_round")
-        except Exception as e:  # noqa: BLE001 - every failure is reported by the caller
+        except Exception as e:  # every failure is reported by the caller
             with lock:
                 result.errors.append(f"session {sid}: {type(e).__name__}: {e}")
 

@@ -57,9 +57,10 @@ def scripted_tokens(text: str) -> int:
     return len(text)
 
 
-def build_fixed_checkpoint(folder) -> None:
+def build_fixed_checkpoint(folder, seed: int = 0) -> None:
     """A tiny Llama with seeded random weights and a byte-level tokenizer needing no training:
-    the same files on every machine, for comparisons that need a real forward pass (perplexity)."""
+    the same files on every machine, for comparisons that need a real forward pass (perplexity),
+    and different weights for each seed."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -74,7 +75,49 @@ def build_fixed_checkpoint(folder) -> None:
     config = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
                          bos_token_id=0, eos_token_id=1, tie_word_embeddings=False)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = LlamaForCausalLM(config).to(torch.float32)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+
+
+class ScriptedModel:
+    """The scripted answers above behind jeval's model protocol (jeval.models.model.Model)."""
+
+    def __init__(self) -> None:
+        from jeval.identity import ModelIdentity
+        from jeval.models.client import Usage
+
+        self.identity = ModelIdentity("scripted", "scripted-model", "model id", "scripted")
+        self.capabilities = {"generate": "yes", "chat": "yes", "loglikelihood": "yes"}
+        self.usage = Usage()
+
+    def describe(self) -> dict:
+        return {"kind": "scripted", "engine": "scripted"}
+
+    def _done(self, text: str, stop: list[str] | None, prompt_tokens: int):
+        from jeval.models.client import Completion, cut_at_stop
+
+        text, _ = cut_at_stop(text, stop)
+        self.usage.requests += 1
+        return Completion(text, "stop", prompt_tokens, scripted_tokens(text))
+
+    async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0, stop=None):
+        return self._done(scripted_text(prompt), stop, scripted_tokens(prompt))
+
+    async def chat(self, messages, *, max_tokens: int, temperature: float = 0.0, stop=None):
+        return self._done(scripted_chat_text(messages), stop, sum(scripted_tokens(m["content"]) for m in messages))
+
+    async def loglikelihood(self, context: str, continuation: str):
+        from jeval.models.model import LogLikelihood
+
+        return LogLikelihood(*scripted_loglikelihood(context, continuation))
+
+    async def window_nll(self, windows):
+        raise AssertionError("the scripted model gives no perplexity windows")
+
+    def tokenizer(self):
+        raise AssertionError("the scripted model has no tokenizer")
+
+    def model_config(self):
+        raise AssertionError("the scripted model has no config")

@@ -1,10 +1,12 @@
 """Result folders for the leaderboard tests, written through the project's own writers:
-`jeval run`'s summaries come from the task registry's summary functions and `write_run`, judge
-scores from `summarize_single` over judgment records in `single_record`'s shape; only the
-top-level keys are laid out here, as evals/runner.py and judges/run.py lay them out."""
+`jeval run`'s summaries come from the registered suites, its columns from the plugins' declarations
+(jeval.schema.derive_columns) and the files from `write_run`; judge scores from `summarize_single`
+over judgment records in `single_record`'s shape; only the top-level keys are laid out here, as
+evals/runner.py and judges/run.py lay them out. Each model's fingerprint is a hash of its name."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,8 @@ from jeval.io import atomic_write_json
 from jeval.judges.aggregate import summarize_single
 from jeval.registry import load_registry
 from jeval.results import write_run
-from jeval.tasks.japanese_leaderboard.render import lm_eval_version
+from jeval.schema import SCHEMA, derive_columns
+from jeval.tasks.japanese_leaderboard.version import lm_eval_version
 from jeval.tasks.jaster.protocol import PROTOCOL as JASTER
 from jeval.tasks.jaster.suite import BY_NAME
 
@@ -33,30 +36,35 @@ def jaster_task(name: str, score: float, protocol: str = JASTER, fingerprint: st
 
 def lm_eval_task(name: str, score: float, fingerprint: str = "d1", n: int = 100) -> dict[str, Any]:
     task = load_registry().tasks[name]
-    return _task(LM_EVAL, task.category, {PRIMARY[name]: score, f"{PRIMARY[name]}_stderr": 0.01}, fingerprint, n)
+    return _task(LM_EVAL, task.spec.category, {PRIMARY[name]: score, f"{PRIMARY[name]}_stderr": 0.01}, fingerprint, n)
 
 
 def _task(protocol: str, category: str, metrics: dict[str, Any], fingerprint: str, n: int) -> dict[str, Any]:
     return {"protocol": protocol, "category": category, "shots": 4, "n_samples": n, "limit": n, "metrics": metrics,
+            "primary_metric": next(iter(metrics)),
             "data_fingerprint": fingerprint, "data_checksums_from_mirror": False, "data_sources": [],
             "prompt_fingerprint": "p", "decoding": {}, "tokens": {"prompt": 0, "completion": 0}}
 
 
-def write_jeval_run(root: Path, model: str, run_id: str, created: str, tasks: dict[str, dict[str, Any]]) -> Path:
-    """A run folder as `jeval run` leaves it, summaries computed by the registered summary functions."""
+def fingerprint_of(model: str) -> str:
+    return "sha256:" + hashlib.sha256(model.encode()).hexdigest()
+
+
+def write_jeval_run(root: Path, model: str, run_id: str, created: str, tasks: dict[str, dict[str, Any]],
+                    fingerprint: str | None = None) -> Path:
+    """A run folder as `jeval run` leaves it: summaries by the registered suites, declared columns
+    (in `<model>/<run-id>`: the leaderboard reads any JSON under a folder, whatever its name)."""
     summaries = {}
-    for name, summarize in load_registry().summaries.items():
-        summary = summarize(tasks)
+    for name, suite in load_registry().suites.items():
+        summary = suite.summarize(tasks)
         if summary is not None:
             summaries[name] = summary
-    categories: dict[str, list[float]] = {}
-    for t in tasks.values():
-        value = next(iter(t["metrics"].values()))
-        categories.setdefault(t["category"], []).append(value)
-    results = {"jeval_version": "0.1.0", "run_id": run_id, "created": created,
-               "model": {"name": model, "id": model, "fingerprint": "f" * 16, "path": None},
-               "backend": {"kind": "endpoint"}, "config": {}, "tasks": tasks,
-               "categories": {c: sum(v) / len(v) for c, v in categories.items()}, "summaries": summaries,
+    fingerprint = fingerprint or fingerprint_of(model)
+    results = {"schema": SCHEMA, "jeval_version": "0.1.0", "run_id": run_id, "created": created,
+               "model": {"name": model, "id": model, "fingerprint": fingerprint, "identity_basis": "weights",
+                         "path": None},
+               "backend": {"kind": "endpoint"}, "config": {}, "tasks": tasks, "summaries": summaries,
+               "columns": [c.as_dict() for c in derive_columns(tasks, summaries)],
                "timings": {}, "requests": {}, "tokens": {}, "versions": {}}
     return write_run(root / model / run_id, results, {name: [] for name in tasks})
 

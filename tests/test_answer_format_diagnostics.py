@@ -51,11 +51,12 @@ def test_mgsm_variants_read_the_strict_match_filter_and_leave_the_other_filters_
 
 def test_jaster_number_datasets_report_the_diagnostics_beside_exact_match(jaster_mirror, tmp_path):
     from jeval.registry import load_registry
+    from jeval.task import TaskInputs
 
     proc = jeval("data", "prepare", "mgsm", "--mirror", jaster_mirror[1], "--data-dir", tmp_path)
     assert proc.returncode == 0, proc.stderr
     task = load_registry().tasks["mgsm"]
-    requests = task.requests(tmp_path / "mgsm", 0).requests[:3]
+    requests = task.requests(TaskInputs(tmp_path / "mgsm", 0, None)).requests[:3]
     assert all(r.metadata["answer_form"] == "number" and "label_set" not in r.metadata for r in requests)
     first, second, third = requests
     scores = [task.score(first, first.target),

@@ -4,11 +4,12 @@ leaderboard; every byte the page receives before the vote is checked for the mod
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
-
 from arena_support import NAMES, start_arena, start_endpoints, write_config
+
 from jeval.arena.store import VoteStore
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -30,15 +31,29 @@ CAPTURE = """
       if (copy.body) {
         const reader = copy.body.getReader();
         const decoder = new TextDecoder();
-        (async () => { for (;;) { const {done, value} = await reader.read(); if (done) break; push(decoder.decode(value, {stream: true})); } })();
+        (async () => {
+          for (;;) {
+            const {done, value} = await reader.read();
+            if (done) break;
+            push(decoder.decode(value, {stream: true}));
+          }
+        })();
       }
     } catch (e) { push("capture-error " + e); }
     return response;
   };
   const ES = window.EventSource;
-  if (ES) window.EventSource = function (u, o) { const es = new ES(u, o); es.addEventListener("message", (ev) => push(ev.data)); return es; };
+  if (ES) window.EventSource = function (u, o) {
+    const es = new ES(u, o);
+    es.addEventListener("message", (ev) => push(ev.data));
+    return es;
+  };
   const WS = window.WebSocket;
-  window.WebSocket = function (u, p) { const ws = new WS(u, p); ws.addEventListener("message", (ev) => push(ev.data)); return ws; };
+  window.WebSocket = function (u, p) {
+    const ws = new WS(u, p);
+    ws.addEventListener("message", (ev) => push(ev.data));
+    return ws;
+  };
 })();
 """
 
@@ -80,10 +95,8 @@ class Traffic:
         for r in self.responses:
             if "/queue/data" in r.url or "/heartbeat/" in r.url:
                 continue
-            try:
+            with contextlib.suppress(Exception):
                 bodies.append(r.body().decode("utf-8", "replace"))
-            except Exception:
-                pass
         frames = self.page.evaluate("window.__frames")
         return "\n".join([*bodies, *frames, *self.ws_frames, self.page.content()])
 

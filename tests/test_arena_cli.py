@@ -7,8 +7,8 @@ import io
 import json
 
 import pytest
-
 from conftest import error_lines, jeval
+
 from jeval.arena.store import Turn, VoteStore
 
 

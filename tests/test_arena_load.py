@@ -6,8 +6,8 @@ from __future__ import annotations
 import collections
 
 import pytest
-
 from arena_support import run_load, start_arena, start_endpoints, write_config
+
 from jeval.arena.store import VoteStore
 
 SESSIONS = 12

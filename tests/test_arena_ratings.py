@@ -10,9 +10,25 @@ import numpy as np
 import pytest
 
 from jeval.arena.battles import Battle, Selection, read_battles_jsonl, select, usable, write_battles_jsonl
-from jeval.arena.ratings import (Cells, Leaderboard, RatingOptions, battle_count_matrix, bootstrap, bradley_terry,
-                                 compute, elo_online, fit_bt, leaderboard, online_elo, predicted_matrix,
-                                 predicted_win_rates, rank_by_intervals, ranks, to_rating, win_rate_matrix)
+from jeval.arena.ratings import (
+    Cells,
+    Leaderboard,
+    RatingOptions,
+    battle_count_matrix,
+    bootstrap,
+    bradley_terry,
+    compute,
+    elo_online,
+    fit_bt,
+    leaderboard,
+    online_elo,
+    predicted_matrix,
+    predicted_win_rates,
+    rank_by_intervals,
+    ranks,
+    to_rating,
+    win_rate_matrix,
+)
 from jeval.errors import JevalError
 
 
@@ -29,7 +45,8 @@ def ratings(report) -> dict[str, float]:
 
 
 def test_two_models_three_wins_to_one_differ_by_400_log10_3():
-    report = compute(battles_of(("x", "y", "model_a", 3), ("x", "y", "model_b", 1)), RatingOptions(bootstrap=0, prior=0))
+    report = compute(battles_of(("x", "y", "model_a", 3), ("x", "y", "model_b", 1)),
+                     RatingOptions(bootstrap=0, prior=0))
     r = ratings(report)
     assert r["x"] - r["y"] == pytest.approx(400 * math.log10(3), abs=1e-6)
     assert r["x"] + r["y"] == pytest.approx(2000, abs=1e-6)
@@ -37,7 +54,8 @@ def test_two_models_three_wins_to_one_differ_by_400_log10_3():
 
 def test_a_tie_is_half_a_win_each_way():
     with_tie = compute(battles_of(("x", "y", "model_a", 1), ("x", "y", "tie", 1)), RatingOptions(bootstrap=0, prior=0))
-    both_bad = compute(battles_of(("x", "y", "model_a", 1), ("x", "y", "tie (bothbad)", 1)), RatingOptions(bootstrap=0, prior=0))
+    both_bad = compute(battles_of(("x", "y", "model_a", 1), ("x", "y", "tie (bothbad)", 1)),
+                       RatingOptions(bootstrap=0, prior=0))
     assert ratings(with_tie)["x"] - ratings(with_tie)["y"] == pytest.approx(400 * math.log10(3), abs=1e-6)
     assert ratings(both_bad) == pytest.approx(ratings(with_tie))
 
@@ -115,7 +133,8 @@ def test_bradley_terry_equals_fastchats_logistic_regression():
         i, j = rng.choice(6, 2, replace=False)
         p = 1 / (1 + np.exp(-(strength[i] - strength[j])))
         u = rng.random()
-        data.append(Battle(f"m{i}", f"m{j}", "tie" if u < 0.1 else ("model_a" if u < 0.1 + 0.9 * p else "model_b"), tstamp=t))
+        winner = "tie" if u < 0.1 else ("model_a" if u < 0.1 + 0.9 * p else "model_b")
+        data.append(Battle(f"m{i}", f"m{j}", winner, tstamp=t))
     cells = Cells.of(data)
     wins = cells.win_matrix()
     x, y, w = [], [], []
@@ -181,7 +200,8 @@ def test_rank_counts_models_whose_lower_bound_is_above_the_upper_bound():
 
 
 def test_win_rate_and_count_matrices_by_hand():
-    data = battles_of(("x", "y", "model_a", 3), ("y", "x", "model_a", 1), ("x", "y", "tie", 2), ("y", "z", "model_b", 2))
+    data = battles_of(("x", "y", "model_a", 3), ("y", "x", "model_a", 1), ("x", "y", "tie", 2),
+                      ("y", "z", "model_b", 2))
     report = compute(data, RatingOptions(bootstrap=0, prior=0.1))
     i = {m: k for k, m in enumerate(report.models)}
     assert report.battle_counts[i["x"], i["y"]] == report.battle_counts[i["y"], i["x"]] == 6
@@ -262,7 +282,7 @@ def test_battle_file_errors_name_file_and_line(tmp_path):
         with pytest.raises(JevalError, match=f"battles.jsonl:3: {message}"):
             read_battles_jsonl(path)
     path.write_text(json.dumps(good) + "\n{oops\n")
-    with pytest.raises(JevalError, match="battles.jsonl:2: not valid JSON"):
+    with pytest.raises(JevalError, match=r"battles.jsonl:2: not valid JSON"):
         read_battles_jsonl(path)
     with pytest.raises(JevalError, match="file not found"):
         read_battles_jsonl(tmp_path / "missing.jsonl")
@@ -295,7 +315,8 @@ def test_bradley_terry_by_name_is_invariant_to_relabelling_and_side_swaps_and_we
     renamed = bradley_terry([Battle(rename[b.model_a], rename[b.model_b], b.winner) for b in data])
     assert {rename[m]: v for m, v in base.items()} == pytest.approx(renamed, abs=1e-6)
     invert = {"model_a": "model_b", "model_b": "model_a", "tie": "tie"}
-    assert bradley_terry([Battle(b.model_b, b.model_a, invert[b.winner]) for b in data]) == pytest.approx(base, abs=1e-6)
+    swapped = [Battle(b.model_b, b.model_a, invert[b.winner]) for b in data]
+    assert bradley_terry(swapped) == pytest.approx(base, abs=1e-6)
     weighted = [Battle("x", "y", "model_a", tstamp=1, weight=2), Battle("y", "x", "tie", tstamp=2, weight=3)]
     duplicated = [Battle("x", "y", "model_a", tstamp=1)] * 2 + [Battle("y", "x", "tie", tstamp=2)] * 3
     assert bradley_terry(weighted) == pytest.approx(bradley_terry(duplicated))
@@ -315,7 +336,7 @@ def test_an_unbeaten_model_stays_finite_and_on_top_with_the_default_prior():
     r = bradley_terry(data)
     assert all(math.isfinite(v) for v in r.values())
     assert max(r, key=r.get) == "x" and min(r, key=r.get) == "w"
-    for model, (median, lower, upper) in bootstrap(data, rounds=50).items():
+    for median, lower, upper in bootstrap(data, rounds=50).values():
         assert all(math.isfinite(v) for v in (median, lower, upper))
 
 
@@ -403,5 +424,5 @@ def test_usable_drops_flagged_and_named_but_keeps_both_bad_as_a_tie():
     assert usable(data) == [data[0]]
     assert usable(data, include_flagged=True) == data[:2]
     assert usable(data, include_named=True) == [data[0], data[2]]
-    assert bradley_terry(usable(data) + [Battle("x", "y", "model_a")], l2=0)["x"] == pytest.approx(
+    assert bradley_terry([*usable(data), Battle("x", "y", "model_a")], l2=0)["x"] == pytest.approx(
         1000 + 200 * math.log10(3))

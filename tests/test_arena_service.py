@@ -11,8 +11,8 @@ import threading
 from collections import Counter
 
 import pytest
-
 from arena_support import NAMES, start_endpoints
+
 from jeval.arena.battles import select
 from jeval.arena.config import load_config, parse_config
 from jeval.arena.identity import IdentityDetector
@@ -42,10 +42,14 @@ def test_config_defaults_and_values():
 @pytest.mark.parametrize("raw, message", [
     ({"models": [{"name": "x", "base_url": "u", "model": "m"}]}, "at least two models"),
     (minimal(colour="red"), "unknown key"),
-    ({"models": [{"name": "x", "base_url": "u", "model": "m"}, {"name": "x", "base_url": "u", "model": "m"}]}, "repeated: x"),
-    ({"models": [{"name": "x", "base_url": "u"}, {"name": "y", "base_url": "u", "model": "m"}]}, r"models\[0\]: `model` is required"),
-    ({"models": [{"name": "x", "base_url": "u", "model": "m", "weight": 0}, {"name": "y", "base_url": "u", "model": "m"}]}, "weight: must be above 0"),
-    ({"models": [{"name": "x", "base_url": "u", "model": "m", "params": {"beam": 4}}, {"name": "y", "base_url": "u", "model": "m"}]}, "unknown key"),
+    ({"models": [{"name": "x", "base_url": "u", "model": "m"}, {"name": "x", "base_url": "u", "model": "m"}]},
+     "repeated: x"),
+    ({"models": [{"name": "x", "base_url": "u"}, {"name": "y", "base_url": "u", "model": "m"}]},
+     r"models\[0\]: `model` is required"),
+    ({"models": [{"name": "x", "base_url": "u", "model": "m", "weight": 0},
+                 {"name": "y", "base_url": "u", "model": "m"}]}, "weight: must be above 0"),
+    ({"models": [{"name": "x", "base_url": "u", "model": "m", "params": {"beam": 4}},
+                 {"name": "y", "base_url": "u", "model": "m"}]}, "unknown key"),
     (minimal(limits={"max_turns": 0}), "max_turns: must be at least 1"),
     (minimal(limits={"max_turns": "many"}), "max_turns: expected an integer"),
 ])
@@ -62,7 +66,8 @@ def test_config_file_errors_and_relative_store(tmp_path):
     with pytest.raises(JevalError, match="not valid YAML"):
         load_config(bad)
     good = tmp_path / "arena.yaml"
-    good.write_text("store: sqlite:///votes.sqlite\nmodels:\n- {name: x, base_url: u, model: m}\n- {name: y, base_url: u, model: m}\n")
+    good.write_text("store: sqlite:///votes.sqlite\nmodels:\n- {name: x, base_url: u, model: m}\n"
+                    "- {name: y, base_url: u, model: m}\n")
     assert load_config(good).store == f"sqlite:///{tmp_path / 'votes.sqlite'}"
 
 
@@ -281,7 +286,7 @@ def test_a_battle_streams_both_models_and_takes_one_vote(endpoints, tmp_path):
     session = service.session_key("browser-1")
     state = service.new_battle(session)
     assert {state.model_a, state.model_b} == set(NAMES)
-    with pytest.raises(UserError, match="no battle|wait"):
+    with pytest.raises(UserError, match=r"no battle|wait"):
         service.vote(state, session, "model_a")
     updates = asyncio.run(play(service, state, "こんにちは"))
     assert updates[-1].done and not (updates[-1].failed_a or updates[-1].failed_b)

@@ -17,7 +17,8 @@ def test_questions_and_first_answers_in_llm_jp_eval_splits(jaster_mirror, tmp_pa
     expected = [(f"質問：{r['question']}", r["answers"][0]) for r in dev_file]
     assert pairs(splits["train"]) == [expected[i] for i in SEED42_OF_10[:9]]
     assert pairs(splits["dev"]) == [expected[SEED42_OF_10[9]]]
-    assert splits["dev"]["samples"] == [{"input": "質問：一年で昼の時間が最も長い日を何というでしょう？", "output": "夏至"}]
+    assert splits["dev"]["samples"] == [{"input": "質問：一年で昼の時間が最も長い日を何というでしょう？",
+                                         "output": "夏至"}]
     assert splits["test"]["samples"] == [
         {"input": "質問：日本の首都はどこでしょう？", "output": "東京"},
         {"input": "質問：一週間は何日でしょう？", "output": "7日"},
@@ -30,7 +31,8 @@ def test_questions_and_first_answers_in_llm_jp_eval_splits(jaster_mirror, tmp_pa
 
 def test_question_without_answers_names_file_and_record(jaster_mirror, tmp_path):
     root, url = jaster_mirror
-    broken = '{"qid": "x1", "question": "答えのない問題？", "answers": ["ある"]}\n{"qid": "x2", "question": "空？", "answers": []}\n'
+    broken = ('{"qid": "x1", "question": "答えのない問題？", "answers": ["ある"]}\n'
+              '{"qid": "x2", "question": "空？", "answers": []}\n')
     replace_on_mirror(root, f"{BASE}/aio_01_test.jsonl", broken.encode())
     line = prepare_fails("aio", url, tmp_path / "data")
     assert "aio_01_test.jsonl: record 2: 'answers' must be a non-empty list of strings" in line

@@ -65,4 +65,5 @@ def test_opinion_without_polarity_names_document_and_sentence(jaster_mirror, tmp
                    '"opinions": [{"target": "売上"}]}]}')
     replace_on_mirror(root, ZIP, buf.getvalue())
     line = prepare_fails("chabsa", url, tmp_path / "data")
-    assert "chABSA-dataset.zip:chABSA-dataset/e09999.json: sentence 0, opinion 0 needs string 'target' and 'polarity'" in line
+    assert ("chABSA-dataset.zip:chABSA-dataset/e09999.json: sentence 0, opinion 0 needs string 'target' and 'polarity'"
+            in line)

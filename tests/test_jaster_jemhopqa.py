@@ -14,7 +14,8 @@ BASE = "raw.githubusercontent.com/aiishii/JEMHopQA/fed5024f4f39f02727e699cb7ccb6
 def prepare(url, data_dir):
     proc = jeval("data", "prepare", "jemhopqa", "--mirror", url, "--data-dir", data_dir)
     assert proc.returncode == 0, proc.stderr
-    return {s: json.loads((data_dir / "jemhopqa" / f"{s}.json").read_text(encoding="utf-8")) for s in ("train", "dev", "test")}
+    return {s: json.loads((data_dir / "jemhopqa" / f"{s}.json").read_text(encoding="utf-8"))
+            for s in ("train", "dev", "test")}
 
 
 def replace_on_mirror(root, path, text):
@@ -34,7 +35,8 @@ def test_train_file_is_shuffled_with_seed_42_into_train_and_dev_and_dev_file_is_
     expected = [{"input": f"質問：{train_file[i]['question']}", "output": train_file[i]["answer"]} for i in order]
     assert [len(splits[s]["samples"]) for s in ("train", "dev", "test")] == [10, 2, 3]
     assert splits["train"]["samples"] + splits["dev"]["samples"] == expected
-    assert splits["train"]["samples"][0] == {"input": "質問：港町と森下町、人口が多いのはどちらでしょう？", "output": "港町"}
+    assert splits["train"]["samples"][0] == {"input": "質問：港町と森下町、人口が多いのはどちらでしょう？",
+                                             "output": "港町"}
     assert splits["test"]["samples"] == [{"input": f"質問：{r['question']}", "output": r["answer"]} for r in dev_file]
     assert splits["test"]["samples"][2] == {"input": "質問：港町と桜町はどちらも海に面していますか？", "output": "NO"}
 

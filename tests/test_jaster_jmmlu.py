@@ -18,7 +18,8 @@ PROCESSOR = "raw.githubusercontent.com/llm-jp/llm-jp-eval/v1.4.1/src/llm_jp_eval
 def prepare(url, data_dir):
     proc = jeval("data", "prepare", "jmmlu", "--mirror", url, "--data-dir", data_dir)
     assert proc.returncode == 0, proc.stderr
-    return {s: json.loads((data_dir / "jmmlu" / f"{s}.json").read_text(encoding="utf-8")) for s in ("train", "dev", "test")}
+    return {s: json.loads((data_dir / "jmmlu" / f"{s}.json").read_text(encoding="utf-8"))
+            for s in ("train", "dev", "test")}
 
 
 def replace_on_mirror(root, path, text):
@@ -30,7 +31,8 @@ def replace_on_mirror(root, path, text):
 
 def subject_order(root):
     tree = ast.parse((root / PROCESSOR).read_text(encoding="utf-8"))
-    return next(ast.literal_eval(s.value) for s in tree.body if isinstance(s, ast.AnnAssign) and s.target.id == "FILENAMES")
+    return next(ast.literal_eval(s.value) for s in tree.body
+                if isinstance(s, ast.AnnAssign) and s.target.id == "FILENAMES")
 
 
 def expected_splits(root, order):
@@ -38,7 +40,8 @@ def expected_splits(root, order):
     dev, test = [], []
     for subject in order:
         with (root / BASE / f"{subject}.csv").open(encoding="utf-8-sig", newline="") as f:
-            rows = [{"input": f"質問：{r[0]}\n選択肢：A.{r[1]},B.{r[2]},C.{r[3]},D.{r[4]}", "output": r[5]} for r in csv.reader(f)]
+            rows = [{"input": f"質問：{r[0]}\n選択肢：A.{r[1]},B.{r[2]},C.{r[3]},D.{r[4]}", "output": r[5]}
+                    for r in csv.reader(f)]
         rng.shuffle(rows)
         dev += rows[: len(rows) // 2]
         test += rows[len(rows) // 2:]
@@ -65,7 +68,8 @@ def test_a_quote_inside_a_field_and_the_byte_order_mark_are_kept_out_of_the_text
     _, url = jaster_mirror
     splits = prepare(url, tmp_path / "data")
     items = [s for split in splits.values() for s in split["samples"] if "abstract_algebraの練習1" in s["input"]]
-    assert items == [{"input": "質問：abstract_algebraの練習1：\"引用\"を含む、1×2はいくつか。\n選択肢：A.2,B.4,C.5,D.6",
+    assert items == [{"input": "質問：abstract_algebraの練習1：\"引用\"を含む、1×2はいくつか。\n"
+                               "選択肢：A.2,B.4,C.5,D.6",
                       "output": "A"}]
 
 
@@ -83,7 +87,8 @@ def test_a_row_with_a_missing_choice_names_file_and_row(jaster_mirror, tmp_path)
 
 def test_a_subject_jeval_has_no_file_for_is_named(jaster_mirror, tmp_path):
     root, url = jaster_mirror
-    text = (root / PROCESSOR).read_text(encoding="utf-8").replace('    "anatomy",\n', '    "anatomy",\n    "japanese_idiom",\n')
+    text = (root / PROCESSOR).read_text(encoding="utf-8").replace('    "anatomy",\n',
+                                                                  '    "anatomy",\n    "japanese_idiom",\n')
     replace_on_mirror(root, PROCESSOR, text)
     proc = jeval("data", "prepare", "jmmlu", "--mirror", url, "--data-dir", tmp_path / "data")
     assert proc.returncode == 2

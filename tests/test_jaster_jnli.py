@@ -24,7 +24,8 @@ def test_prepared_splits_follow_llm_jp_eval(jaster_mirror, tmp_path):
     assert pairs(splits["train"]) == [train[i] for i in SEED42_OF_10[:9]]
     assert pairs(splits["dev"]) == [train[SEED42_OF_10[9]]]
     assert splits["test"]["samples"][0] == {
-        "input": "前提：拓海が工場の前で自転車に乗っています。\n仮説：拓海が工場で眠っています。", "output": "contradiction"}
+        "input": "前提：拓海が工場の前で自転車に乗っています。\n仮説：拓海が工場で眠っています。",
+        "output": "contradiction"}
     assert [s["output"] for s in splits["test"]["samples"]] == ["contradiction", "neutral", "entailment"]
     manifest = json.loads((tmp_path / "data" / "jnli" / "manifest.json").read_text())
     pins = {s["url"]: s["pinned_sha256"] for s in manifest["sources"]}

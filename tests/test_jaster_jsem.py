@@ -24,9 +24,9 @@ def fixture_problems(root):
     """(premise scripts, hypothesis script, answer) of every fixture problem, in llm-jp-eval's file order."""
     out = []
     for name in ORDER:
-        for problem in ET.parse(root / f"{BASE}/{name}.xml").getroot().iter("problem"):
-            out.append(([p.findtext("script") for p in problem.findall("p")], problem.find("h").findtext("script"),
-                        problem.get("answer")))
+        out.extend(([p.findtext("script") for p in problem.findall("p")], problem.find("h").findtext("script"),
+                    problem.get("answer"))
+                   for problem in ET.parse(root / f"{BASE}/{name}.xml").getroot().iter("problem"))
     return out
 
 
@@ -45,7 +45,7 @@ def test_prepared_splits_follow_llm_jp_eval(jaster_mirror, tmp_path):
 
 
 def test_filters_joins_and_strips_as_llm_jp_eval_does(jaster_mirror, tmp_path):
-    root, url = jaster_mirror
+    _, url = jaster_mirror
     splits = prepare("jsem", url, tmp_path / "data")
     produced = [p for split in splits.values() for p in pairs(split)]
     assert Counter(output for _, output in produced) == {"yes": 16, "no": 16, "unknown": 15, "undef": 1}

@@ -21,8 +21,8 @@ def test_japanese_columns_in_llm_jp_eval_splits(jaster_mirror, tmp_path):
         {"input": "前提：彩が農園にいる\n仮説：農園には誰もいない", "output": "contradiction"},
         {"input": "前提：蓮が空港にいる\n仮説：空港には誰もいない", "output": "contradiction"},
     ]
-    assert splits["train"]["samples"][0] == {"input": "前提：陽菜が病院の前で笑っている\n仮説：陽菜が病院の中で泣いている",
-                                             "output": "contradiction"}
+    assert splits["train"]["samples"][0] == {
+        "input": "前提：陽菜が病院の前で笑っている\n仮説：陽菜が病院の中で泣いている", "output": "contradiction"}
     for split in splits.values():
         assert split["output_length"] == 3 and split["metrics"] == ["exact_match"]
 

@@ -15,7 +15,8 @@ BASE = "raw.githubusercontent.com/yahoojapan/JGLUE/v1.1.0/datasets/jsquad-v1.1"
 def prepare(url, data_dir):
     proc = jeval("data", "prepare", "jsquad", "--mirror", url, "--data-dir", data_dir)
     assert proc.returncode == 0, proc.stderr
-    return {s: json.loads((data_dir / "jsquad" / f"{s}.json").read_text(encoding="utf-8")) for s in ("train", "dev", "test")}
+    return {s: json.loads((data_dir / "jsquad" / f"{s}.json").read_text(encoding="utf-8"))
+            for s in ("train", "dev", "test")}
 
 
 def flatten(squad):
@@ -30,9 +31,11 @@ def test_questions_in_document_order_split_with_seed_42(jaster_mirror, tmp_path)
     random.Random(42).shuffle(expected)
     assert [len(splits[s]["samples"]) for s in ("train", "dev", "test")] == [9, 2, 3]
     assert splits["train"]["samples"] + splits["dev"]["samples"] == expected
-    assert splits["test"]["samples"] == flatten(json.loads((root / BASE / "valid-v1.1.json").read_text(encoding="utf-8")))
+    valid = json.loads((root / BASE / "valid-v1.1.json").read_text(encoding="utf-8"))
+    assert splits["test"]["samples"] == flatten(valid)
     assert splits["test"]["samples"][0] == {
-        "input": "文章：架空の駅 [SEP] 架空の駅は一九九〇年に開業し、一日におよそ千人が利用する。\n質問：駅が開業したのは何年か。",
+        "input": "文章：架空の駅 [SEP] 架空の駅は一九九〇年に開業し、一日におよそ千人が利用する。\n"
+                 "質問：駅が開業したのは何年か。",
         "output": "一九九〇年",
     }
     assert splits["test"]["output_length"] == 25 and splits["test"]["metrics"] == ["char_f1"]

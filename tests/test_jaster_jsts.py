@@ -21,7 +21,8 @@ def test_prepared_splits_follow_llm_jp_eval(jaster_mirror, tmp_path):
         "dev": ["3.8"],
         "test": ["2.8", "0.0", "4.4"],
     }
-    assert splits["train"]["samples"][0]["input"] == "文1：病院の前に陽菜が立っています。\n文2：陽菜が病院の近くにいます。"
+    assert (splits["train"]["samples"][0]["input"]
+            == "文1：病院の前に陽菜が立っています。\n文2：陽菜が病院の近くにいます。")
     assert splits["test"]["samples"][1]["input"] == "文1：農園の前に彩が立っています。\n文2：彩が農園の近くにいます。"
     for split in splits.values():
         assert split["output_length"] == 3 and split["metrics"] == ["pearson", "spearman"]

@@ -21,8 +21,9 @@ def problem(task_id: int) -> dict:
     tests = [f"assert add_{task_id}(1) == {task_id + 1}", f"assert add_{task_id}(0) == {task_id}"]
     if task_id == 11:
         tests.append("assert name_11('a') == \"a\"")
-    return {"text": f"Write a function that adds {task_id}.", "code": f"def add_{task_id}(x):\n    return x + {task_id}",
-            "task_id": task_id, "test_setup_code": "", "test_list": tests, "challenge_test_list": [], "text_jpn": text}
+    return {"text": f"Write a function that adds {task_id}.",
+            "code": f"def add_{task_id}(x):\n    return x + {task_id}", "task_id": task_id, "test_setup_code": "",
+            "test_list": tests, "challenge_test_list": [], "text_jpn": text}
 
 
 def expected(task_id: int) -> tuple[str, str]:
@@ -51,7 +52,8 @@ def test_mbpp_split_by_position_with_long_inputs_dropped(jaster_mirror, tmp_path
     assert pairs(splits["dev"]) == shuffled(list(range(511, 601)))
     assert pairs(splits["train"]) == shuffled(list(range(601, 975)))
     by_input = dict(pairs(splits["test"]))
-    assert by_input[expected(11)[0]] == "['assert add_11(1) == 12', 'assert add_11(0) == 11', 'assert name_11(\\'a\\') == \"a\"']"
+    assert by_input[expected(11)[0]] == (
+        "['assert add_11(1) == 12', 'assert add_11(0) == 11', 'assert name_11(\\'a\\') == \"a\"']")
     assert splits["test"]["metrics"] == ["code_exec", "pylint_check"] and splits["test"]["output_length"] == 1000
 
 

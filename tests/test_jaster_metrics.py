@@ -59,7 +59,8 @@ def test_char_f1_hand_computed(pred, true, expected):
 
 
 def test_char_f1_corpus_is_the_mean():
-    assert METRICS["char_f1"].corpus(["東京タワー", "", "a b"], ["東京", "東京", "b a"]) == pytest.approx((0.57 + 0 + 1) / 3)
+    assert (METRICS["char_f1"].corpus(["東京タワー", "", "a b"], ["東京", "東京", "b a"])
+            == pytest.approx((0.57 + 0 + 1) / 3))
 
 
 _TEXT = st.text(
@@ -139,7 +140,8 @@ def test_correlations_have_no_per_sample_values_and_need_numeric_references():
 
 def test_bleu_en_hand_computed():
     # Clipped n-gram precisions 5/6, 3/5, 2/4, 1/3, equal lengths: (1/12) ** (1/4) * 100.
-    assert METRICS["bleu_en"].sample("the cat sat on the mat", "the cat sat on a mat") == pytest.approx(100 * (1 / 12) ** 0.25)
+    assert (METRICS["bleu_en"].sample("the cat sat on the mat", "the cat sat on a mat")
+            == pytest.approx(100 * (1 / 12) ** 0.25))
 
 
 def test_bleu_uses_effective_order_and_brevity_penalty():

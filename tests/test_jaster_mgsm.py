@@ -14,7 +14,8 @@ BASE = "raw.githubusercontent.com/google-research/url-nlp/452a21ad3dae5668c06cee
 def prepare(url, data_dir):
     proc = jeval("data", "prepare", "mgsm", "--mirror", url, "--data-dir", data_dir)
     assert proc.returncode == 0, proc.stderr
-    return {s: json.loads((data_dir / "mgsm" / f"{s}.json").read_text(encoding="utf-8")) for s in ("train", "dev", "test")}
+    return {s: json.loads((data_dir / "mgsm" / f"{s}.json").read_text(encoding="utf-8"))
+            for s in ("train", "dev", "test")}
 
 
 def test_exemplars_are_train_in_their_order_and_the_tsv_is_test(jaster_mirror, tmp_path):
@@ -27,7 +28,8 @@ def test_exemplars_are_train_in_their_order_and_the_tsv_is_test(jaster_mirror, t
     ]
     assert splits["test"]["samples"] == [
         {"input": "質問：りんごが3個、みかんが4個あります。果物は全部で何個ですか？", "output": "7"},
-        {"input": "質問：1本120円の鉛筆を10本と、1冊1,130円の辞書を1冊買いました。合計でいくらですか？", "output": "2330"},
+        {"input": "質問：1本120円の鉛筆を10本と、1冊1,130円の辞書を1冊買いました。合計でいくらですか？",
+         "output": "2330"},
         {"input": "質問：\"特売\"のパンは1個80円です。5個でいくらですか？", "output": "400"},
         {"input": "質問：毎日15ページずつ本を読みます。6日で何ページ読めますか？", "output": "90"},
     ]

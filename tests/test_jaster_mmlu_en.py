@@ -17,7 +17,8 @@ ARCHIVE = "people.eecs.berkeley.edu/~hendrycks/data.tar"
 def prepare(url, data_dir):
     proc = jeval("data", "prepare", "mmlu_en", "--mirror", url, "--data-dir", data_dir)
     assert proc.returncode == 0, proc.stderr
-    return {s: json.loads((data_dir / "mmlu_en" / f"{s}.json").read_text(encoding="utf-8")) for s in ("train", "dev", "test")}
+    return {s: json.loads((data_dir / "mmlu_en" / f"{s}.json").read_text(encoding="utf-8"))
+            for s in ("train", "dev", "test")}
 
 
 def expected_split(root, folder):
@@ -26,7 +27,8 @@ def expected_split(root, folder):
         subjects = []
         for m in members:
             rows = list(csv.reader(io.StringIO(tar.extractfile(m).read().decode())))
-            items = [{"input": f"Question: {r[0]}\nChoices: A.{r[1]}, B.{r[2]}, C.{r[3]}, D.{r[4]}", "output": r[5]} for r in rows]
+            items = [{"input": f"Question: {r[0]}\nChoices: A.{r[1]}, B.{r[2]}, C.{r[3]}, D.{r[4]}", "output": r[5]}
+                     for r in rows]
             random.Random(42).shuffle(items)
             subjects.append(items)
     shortest = min(map(len, subjects))
@@ -43,7 +45,8 @@ def test_archive_folders_become_splits_with_subjects_interleaved(jaster_mirror, 
         "Question: astronomy val", "Question: music val", "Question: zoology val",
         "Question: music val", "Question: zoology val", "Question: zoology val"]
     quoted = [s for s in splits["test"]["samples"] if "comma" in s["input"]]
-    assert quoted == [{"input": "Question: music test item 0: which number, with a comma, is 5?\nChoices: A.5, B.25, C.35, D.45",
+    assert quoted == [{"input": "Question: music test item 0: which number, with a comma, is 5?\n"
+                                "Choices: A.5, B.25, C.35, D.45",
                        "output": "A"}]
     assert splits["test"]["output_length"] == 5 and splits["test"]["metrics"] == ["exact_match"]
 

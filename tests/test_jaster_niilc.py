@@ -28,7 +28,8 @@ DEV_ANSWERED = [
 def prepare(url, data_dir):
     proc = jeval("data", "prepare", "niilc", "--mirror", url, "--data-dir", data_dir)
     assert proc.returncode == 0, proc.stderr
-    return {s: json.loads((data_dir / "niilc" / f"{s}.json").read_text(encoding="utf-8")) for s in ("train", "dev", "test")}
+    return {s: json.loads((data_dir / "niilc" / f"{s}.json").read_text(encoding="utf-8"))
+            for s in ("train", "dev", "test")}
 
 
 def replace_on_mirror(root, path, text):

@@ -13,7 +13,8 @@ from conftest import error_lines, jeval
 
 from jeval.errors import JevalError
 from jeval.registry import load_registry
-from jeval.runner import item_limit
+from jeval.planning import item_limit
+from jeval.task import TaskInputs
 from jeval.tasks.jaster.protocol import Example, JasterTask, build_prompt, extract_answer
 from jeval.tasks.jaster.suite import summarize
 from jeval.tasks.jaster.upstream import read_output_info, read_prompt_header
@@ -192,7 +193,7 @@ def test_llm_jp_eval_preprocessed_files_are_taken_as_they_are(sample_mirror, tmp
     manifest = json.loads((data_dir / "jnli" / "manifest.json").read_text())
     assert manifest["preprocessed_from"] == str(jaster_dir)
     task = load_registry().tasks["jnli"]
-    built = task.requests(data_dir / "jnli", 4)
+    built = task.requests(TaskInputs(data_dir / "jnli", 4, None))
     frame = json.loads((data_dir / "jnli" / "frame.json").read_text())["header"]
     assert built.requests[0].prompt.startswith(f"{frame}\n\n### 指示:\n関係を答えてください。\n\n### 入力:\n前提：train0")
     assert built.requests[0].prompt.endswith("### 入力:\n前提：test0\n仮説：文\n\n### 応答:\n")
@@ -227,7 +228,7 @@ def test_malformed_preprocessed_file_is_reported_and_nothing_is_replaced(sample_
 def test_dataset_without_converter_says_how_to_prepare_it(tmp_path):
     """Every suite dataset has a converter now; one declared without says to use --jaster-dir."""
     task = JasterTask(name="some_dataset", category="FA", module="some_module")
-    assert task.sources == ()
+    assert task.sources() == ()
     with pytest.raises(JevalError, match="--jaster-dir") as caught:
         task.convert({}, tmp_path)
     assert "some_dataset" in str(caught.value)
@@ -235,9 +236,9 @@ def test_dataset_without_converter_says_how_to_prepare_it(tmp_path):
 
 def test_chat_variants_are_their_own_protocols(prepared):
     task = load_registry().tasks["jcommonsenseqa"]
-    plain = task.requests(prepared / "jcommonsenseqa", 4)
-    chat = task.requests(prepared / "jcommonsenseqa", 4, variant="chat")
-    turns = task.requests(prepared / "jcommonsenseqa", 4, variant="fewshot-turns")
+    plain = task.requests(TaskInputs(prepared / "jcommonsenseqa", 4, None))
+    chat = task.requests(TaskInputs(prepared / "jcommonsenseqa", 4, None, "chat"))
+    turns = task.requests(TaskInputs(prepared / "jcommonsenseqa", 4, None, "fewshot-turns"))
     assert plain.protocol is None and not plain.requests[0].is_chat
     assert chat.protocol == "llm-jp-eval-1.4.1/chat"
     assert chat.requests[0].messages == ({"role": "user", "content": plain.requests[0].prompt},)
@@ -253,7 +254,7 @@ def test_chat_variants_are_their_own_protocols(prepared):
     assert messages[-1]["content"] == f"### 入力:\n{test['samples'][0]['input']}"
     assert len({plain.prompt_fingerprint, chat.prompt_fingerprint, turns.prompt_fingerprint}) == 3
     with pytest.raises(JevalError, match="no prompt variant 'nejumi'"):
-        task.requests(prepared / "jcommonsenseqa", 4, variant="nejumi")
+        task.requests(TaskInputs(prepared / "jcommonsenseqa", 4, None, "nejumi"))
 
 
 NLI = frozenset({"entailment", "contradiction", "neutral"})
@@ -290,7 +291,7 @@ def test_label_sets_exist_only_for_few_short_labels():
 
 def test_diagnostics_are_reported_beside_the_strict_score(prepared):
     task = load_registry().tasks["jcommonsenseqa"]
-    requests = task.requests(prepared / "jcommonsenseqa", 0).requests[:2]
+    requests = task.requests(TaskInputs(prepared / "jcommonsenseqa", 0, None)).requests[:2]
     assert requests[0].metadata["label_set"] == ["0", "1", "2", "3", "4"]
     target = requests[0].target
     strict = task.score(requests[0], f"{target}.なにか")

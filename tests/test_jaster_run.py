@@ -67,7 +67,8 @@ def test_full_jaster_run_reports_categories_and_avg_and_resumes(served, jaster_d
     assert (results["requests"]["total"], results["requests"]["from_cache"]) == (56, 28)
 
     summary = results["summaries"]["jaster"]
-    assert summary["protocol"] == "llm-jp-eval-1.4.1"
+    # the splits are llm-jp-eval's own files; the prompt frame is the project's stand-in utils.py
+    assert summary["protocol"] == "llm-jp-eval-1.4.1+standin-prompts"
     for category in ("NLI", "QA", "RC", "MC", "EL", "FA", "MR", "HE", "CG"):
         members = [m for m in MEMBERS if m.category == category]
         expected = sum(results["tasks"][m.name]["metrics"][m.metric] for m in members) / len(members)
@@ -85,7 +86,7 @@ def test_full_jaster_run_reports_categories_and_avg_and_resumes(served, jaster_d
     assert jnli["decoding"]["stop"] == ["\n\n"] and jnli["decoding"]["max_tokens"] == [8]
     assert results["tasks"]["mbpp"]["shots"] == 0
     rows = [json.loads(line) for line in
-            (tmp_path / "results" / results["model"]["name"] / "second" / "samples" / "jnli.jsonl").read_text().splitlines()]
+            next((tmp_path / "results").glob("*/second/samples/jnli.jsonl")).read_text().splitlines()]
     assert rows[0]["prompt"].count("### 入力:") == 5
     assert all(r["exact_match"] == float(r["prediction"] == r["reference"]) for r in rows)
 

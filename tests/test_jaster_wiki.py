@@ -114,7 +114,8 @@ def test_reading_spells_documents_in_hiragana(prepared):
         # llm-jp-eval's own expectation for this document.
         (LIBRARY, "あめりかぎかいとしょかんは、あめりかがっしゅうこくのじじつじょうのこくりつとしょかん。"),
     ]
-    assert pairs(produced["dev"]) == [(RIVER, "かわはうみへながれる。"), (TARO, "たろうはほんをかった。かれはそれをよんだ。")]
+    assert pairs(produced["dev"]) == [(RIVER, "かわはうみへながれる。"),
+                                      (TARO, "たろうはほんをかった。かれはそれをよんだ。")]
     assert pairs(produced["test"]) == [
         (TOWER, "とうきょうたわーは1958ねんにかんせいした。"),
         (HANAKO, "はなこはえきでゆうじんにあった。そのゆうじんはよろこんだ。"),
@@ -123,13 +124,14 @@ def test_reading_spells_documents_in_hiragana(prepared):
 
 def test_ner_names_categories_from_the_processor_table_and_restores_parentheses(prepared):
     produced = splits(prepared, "wiki_ner")
-    check_frame(produced, "文章中の固有表現（組織名・人名・地名・固有物名・日付表現・時刻表現・金額表現・割合表現）を挙げてください。\n"
-                          "書式は「表現A（種類） 表現B（種類）」です。", 256, ["set_f1"])
+    check_frame(produced, "文章中の固有表現（組織名・人名・地名・固有物名・日付表現・時刻表現・金額表現・割合表現）"
+                          "を挙げてください。\n書式は「表現A（種類） 表現B（種類）」です。", 256, ["set_f1"])
     assert pairs(produced["train"]) == [
         ("京都大学（京大）は1897年に設立された。", "京都大学（組織名） 1897年（日付表現） 京大（組織名）"),
         (NHK, "NHK（組織名）"),
         # llm-jp-eval's own expectation for this document.
-        ("アメリカ議会図書館（アメリカぎかいとしょかん）は、アメリカ合衆国の事実上の国立図書館。", "アメリカ合衆国（地名）"),
+        ("アメリカ議会図書館（アメリカぎかいとしょかん）は、アメリカ合衆国の事実上の国立図書館。",
+         "アメリカ合衆国（地名）"),
     ]
     assert pairs(produced["dev"]) == [(TARO, "太郎（人名）")]  # the river document names nothing
     assert pairs(produced["test"]) == [(TOWER, "東京タワー（固有物名） 1958年（日付表現）"), (HANAKO, "花子（人名）")]
@@ -162,15 +164,19 @@ def test_pas_lists_predicates_with_their_written_arguments_in_case_order(prepare
         ("京都大学（京大）は1897年に設立された。", "設立された ヲ：京都大学"),
         (NHK, "放送する ガ：NHK ヲ：News"),
         # llm-jp-eval's own expectation for this document.
-        ("アメリカ議会図書館（アメリカぎかいとしょかん）は、アメリカ合衆国の事実上の国立図書館。", "国立図書館 ガ：アメリカ議会図書館"),
+        ("アメリカ議会図書館（アメリカぎかいとしょかん）は、アメリカ合衆国の事実上の国立図書館。",
+         "国立図書館 ガ：アメリカ議会図書館"),
     ]
-    assert pairs(produced["dev"]) == [(RIVER, "流れる ガ：川 ヘ：海"), (TARO, "買った ガ：太郎 ヲ：本\n読んだ ガ：彼 ヲ：それ")]
-    assert pairs(produced["test"]) == [(TOWER, "完成した ガ：東京タワー"), (HANAKO, "会った ガ：花子 デ：駅 ニ：友人\n喜んだ ガ：友人")]
+    assert pairs(produced["dev"]) == [(RIVER, "流れる ガ：川 ヘ：海"),
+                                      (TARO, "買った ガ：太郎 ヲ：本\n読んだ ガ：彼 ヲ：それ")]
+    assert pairs(produced["test"]) == [(TOWER, "完成した ガ：東京タワー"),
+                                       (HANAKO, "会った ガ：花子 デ：駅 ニ：友人\n喜んだ ガ：友人")]
 
 
 def test_coreference_lists_clusters_of_two_or_more_mentions(prepared):
     produced = splits(prepared, "wiki_coreference")
-    check_frame(produced, "同じものを指す言い回しを、まとまりごとに一行ずつ書いてください。\n言い回しA 言い回しB", 256, ["set_f1"])
+    check_frame(produced, "同じものを指す言い回しを、まとまりごとに一行ずつ書いてください。\n言い回しA 言い回しB", 256,
+                ["set_f1"])
     # llm-jp-eval's own expectation for this document; the Kyoto document's only link goes into its
     # parenthesised part, which is left out, so it has no cluster.
     assert pairs(produced["train"]) == [(LIBRARY, "アメリカ アメリカ合衆国\nアメリカ議会図書館 国立図書館")]

@@ -10,7 +10,7 @@ import pytest
 from conftest import error_lines, jeval
 from jeval.errors import JevalError
 from jeval.registry import load_registry
-from jeval.task import Request
+from jeval.task import Request, TaskInputs
 from jeval.tasks.jmt_bench.files import read_answers, read_questions
 from jeval.tasks.jmt_bench.protocols import PROTOCOLS
 
@@ -52,7 +52,7 @@ def test_sources_are_pinned_to_one_upstream_commit():
 
 @pytest.mark.parametrize("variant", [None, "fastchat", "stability"])
 def test_first_turn_is_a_chat_request_with_the_protocols_temperature(jmt_data, task, variant):
-    built = task.requests(jmt_data / "jmt_bench", 0, variant=variant)
+    built = task.requests(TaskInputs(jmt_data / "jmt_bench", 0, None, variant))
     protocol = PROTOCOLS[variant or "fastchat"]
     assert built.protocol == protocol.name
     by_category = {r.metadata["category"]: r for r in built.requests}
@@ -65,13 +65,13 @@ def test_first_turn_is_a_chat_request_with_the_protocols_temperature(jmt_data, t
 
 
 def test_protocols_differ_in_their_prompt_fingerprint(jmt_data, task):
-    a = task.requests(jmt_data / "jmt_bench", 0, variant="fastchat")
-    b = task.requests(jmt_data / "jmt_bench", 0, variant="stability")
+    a = task.requests(TaskInputs(jmt_data / "jmt_bench", 0, None, "fastchat"))
+    b = task.requests(TaskInputs(jmt_data / "jmt_bench", 0, None, "stability"))
     assert a.prompt_fingerprint != b.prompt_fingerprint
 
 
 def test_second_turn_carries_the_first_exchange_and_then_the_dialogue_ends(jmt_data, task):
-    first = task.requests(jmt_data / "jmt_bench", 0).requests[1]
+    first = task.requests(TaskInputs(jmt_data / "jmt_bench", 0, None)).requests[1]
     second = task.follow_up(first, "6です。")
     assert second.key == first.key and second.temperature == first.temperature
     assert [m["role"] for m in second.messages] == ["user", "assistant", "user"]
@@ -85,7 +85,7 @@ def test_second_turn_carries_the_first_exchange_and_then_the_dialogue_ends(jmt_d
 
 def test_unknown_generation_protocol_is_one_clear_error(jmt_data, task):
     with pytest.raises(JevalError, match="no generation protocol 'nejumi9'.*fastchat, stability"):
-        task.requests(jmt_data / "jmt_bench", 0, variant="nejumi9")
+        task.requests(TaskInputs(jmt_data / "jmt_bench", 0, None, "nejumi9"))
 
 
 def test_malformed_upstream_question_file_names_file_and_line(jmt_mirror, tmp_path):
@@ -106,5 +106,5 @@ def test_malformed_upstream_question_file_names_file_and_line(jmt_mirror, tmp_pa
 
 
 def test_request_payload_is_a_chat(jmt_data, task):
-    request: Request = task.requests(jmt_data / "jmt_bench", 0).requests[0]
+    request: Request = task.requests(TaskInputs(jmt_data / "jmt_bench", 0, None)).requests[0]
     assert request.payload()["kind"] == "chat"

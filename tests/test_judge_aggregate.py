@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import jeval
+
 from jeval.judges.aggregate import summarize_pairwise, summarize_single
 from jeval.judges.pairwise import STRONG_WEIGHT, combine, pairs
 from jeval.judges.rescore import rescore

@@ -41,7 +41,7 @@ def answered(served, jmt_data, tmp_path_factory):
     proc = jeval("run", "--base-url", proxy.url, "--model-id", served.model_id, "--tasks", "jmt_bench",
                  "--data-dir", jmt_data, "--cache", out / "gen.sqlite", "--output", out, "--name", "tiny")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    [results] = list(out.glob("tiny/*/results.json"))
+    [results] = list(out.glob("tiny-*/*/results.json"))
     yield results.parent, proxy
     proxy.close()
 

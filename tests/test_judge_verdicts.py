@@ -4,7 +4,8 @@ reason, and nothing ever raises."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jeval.judges.verdicts import parse_pairwise, parse_pairwise_5, parse_rating
 

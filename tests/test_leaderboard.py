@@ -77,8 +77,8 @@ def test_markdown_keeps_protocols_apart_and_shows_missing_cells(fixture, capsys)
         "llm-jp-eval-1.4.1, llm-jp-eval-1.4.1/chat.\n"
         f"4. {ZERO_RULE}: alpha lacks RC, EL, FA, MR, MT, HE, CG, SUM; beta lacks QA, RC, EL, FA, MR, MT, HE, CG, "
         "SUM; gamma lacks QA, RC, EL, FA, MR, MT, HE, CG, SUM.\n"
-        "5. 1 older result(s) were superseded by the latest run of the same model and protocol "
-        "(choose runs with --run-id).\n")
+        "5. 1 older result(s) were superseded by the latest run of the same model, protocol and "
+        "few-shot count (choose runs with --run-id).\n")
 
 
 def test_csv_with_combined_scores_data_warnings_and_partial_means(fixture, capsys):

@@ -146,4 +146,4 @@ def test_an_empty_lm_eval_name_is_refused_when_the_run_is_planned(tiny_checkpoin
     with pytest.raises(JevalError, match="give an lm-eval task or group after lm-eval:"):
         load_registry().resolve(["lm-eval:"])
     [task] = load_registry().resolve(["lm-eval:hellaswag"])
-    assert task.name == "lm-eval:hellaswag" and task.protocol.endswith("/hellaswag")
+    assert task.spec.name == "lm-eval:hellaswag" and task.spec.protocol.endswith("/hellaswag")

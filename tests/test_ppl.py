@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from conftest import error_lines, jeval
-from jeval.tasks.ppl import CorpusLoss, evaluate_corpus
+from jeval.tasks.ppl.loss import CorpusLoss
+from jeval.tasks.ppl.score import evaluate_corpus
 from jeval.tasks.ppl.score import document_ids
 from jeval.tasks.ppl.windows import plan_windows
 
@@ -197,21 +198,25 @@ def test_a_missing_corpus_file_is_one_error_line_before_any_model_is_loaded(tiny
     assert error_lines(proc) == ["jeval: error: --corpus missing.jsonl: file not found"]
 
 
-@pytest.mark.parametrize("settings,expected", [
+@pytest.mark.parametrize("args,expected", [
     ({}, "the ppl task needs --corpus"),
-    ({"corpus": (str(FIXTURES / "en.txt"),), "corpus_lang": ("ja", "en")}, "--lang gives 2 languages for 1 corpus files"),
-    ({"corpus": (str(FIXTURES / "en.txt"),), "context_length": 16, "stride": 16}, "--stride must be between 1 and 15"),
-    ({"corpus": (str(FIXTURES / "en.txt"),), "stride": 0}, "--stride must be 1 or more"),
+    ({"corpus": (str(FIXTURES / "en.txt"),), "lang": ("ja", "en")}, "--lang gives 2 languages for 1 corpus files"),
+    ({"corpus": (str(FIXTURES / "en.txt"),), "context_length": ("16",), "stride": ("16",)},
+     "--stride must be between 1 and 15"),
+    ({"corpus": (str(FIXTURES / "en.txt"),), "stride": ("0",)}, "--stride must be 1 or more"),
+    ({"corpus": (str(FIXTURES / "en.txt"),), "context_length": ("0",)}, "ppl.context_length: must be 1 or more"),
     ({"corpus": (str(FIXTURES / "en.txt"), str(FIXTURES / "en.txt"))}, "corpus files must have distinct names"),
     ({"corpus": (str(FIXTURES / "ja.jsonl.broken"),)}, "file not found"),
+    ({"corpus": (str(FIXTURES / "en.txt"),), "window": ("3",)}, "takes no argument ppl.window"),
 ])
-def test_corpus_settings_are_checked_when_the_run_is_planned(settings, expected, tiny_checkpoint, tmp_path):
+def test_corpus_settings_are_checked_when_the_run_is_planned(args, expected, tmp_path):
     from jeval.errors import JevalError
-    from jeval.runner import RunConfig, plan
+    from jeval.planning import plan
+    from jeval.registry import load_registry
 
-    config = RunConfig(tasks=("ppl",), checkpoint=tiny_checkpoint, backend="local", data_dir=tmp_path, **settings)
+    tasks = load_registry().resolve(["ppl"])
     with pytest.raises(JevalError, match=expected):
-        plan(config)
+        plan(tasks, data_dir=tmp_path, shots=None, limit=None, variant=None, args={"ppl": args})
 
 
 def test_a_corpus_line_without_text_is_named_by_file_and_line(tmp_path):

@@ -34,7 +34,7 @@ def test_run_against_served_checkpoint(served, prepared, tmp_path, tiny_checkpoi
     assert task["n_samples"] == len(samples) == len(test_items)
     assert task["metrics"]["exact_match"] == sum(s["exact_match"] for s in samples) / len(samples)
     assert all(s["exact_match"] == float(s["prediction"] == s["target"]) for s in samples)
-    assert task["shots"] == 4 and task["protocol"] == "llm-jp-eval-1.4.1"
+    assert task["shots"] == 4 and task["protocol"] == "llm-jp-eval-1.4.1+standin-prompts"  # the project's samples
     assert samples[0]["prompt"].count("### 入力:") == 5
     assert results["model"]["fingerprint"].startswith("sha256:")
     assert results["model"]["id"] == str(tiny_checkpoint.resolve())
@@ -111,7 +111,7 @@ def test_run_with_checkpoint_starts_and_stops_its_own_server(tiny_checkpoint, pr
                  "--data-dir", prepared, "--cache", tmp_path / "c.sqlite", "--output", out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((run_dir_of(out) / "results.json").read_text())
-    assert results["backend"]["engine"] == "transformers"
+    assert results["backend"]["engine"] == "transformers-serve" and results["backend"]["server_started"] is True
     assert results["backend"]["command"][1] == "serve"
     log = out / "logs"
     [log_file] = list(log.glob("serve-transformers-*.log"))

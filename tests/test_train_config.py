@@ -6,12 +6,12 @@ import json
 
 import pytest
 import yaml
-
 from conftest import error_lines, jeval
+from train_support import EXAMPLES
+
 from jeval.errors import JevalError
 from jeval.models.train.config import load_config
 from jeval.models.train.presets import preset, with_max_steps
-from train_support import EXAMPLES
 
 
 def write(tmp_path, config: dict):
@@ -31,9 +31,11 @@ def absolute(config: dict) -> dict:
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda c: c["sources"]["en_web"].update(path="/nowhere/en.txt"), "sources.en_web: corpus file /nowhere/en.txt does not exist"),
+    (lambda c: c["sources"]["en_web"].update(path="/nowhere/en.txt"),
+     "sources.en_web: corpus file /nowhere/en.txt does not exist"),
     (lambda c: c["stages"][0]["mixture"].update(ja_web=0.5), "stages (general): mixture ratios sum to 0.8, not 1"),
-    (lambda c: c["stages"][1]["mixture"].update(wiki=0.0), "stages (quality): mixture names unknown source(s) wiki; sources are en_web, ja_quality, ja_web"),
+    (lambda c: c["stages"][1]["mixture"].update(wiki=0.0),
+     "stages (quality): mixture names unknown source(s) wiki; sources are en_web, ja_quality, ja_web"),
     (lambda c: c["optim"].update(learning_rate=1), "optim: unknown key(s) learning_rate"),
 ])
 def test_a_bad_config_is_a_clear_error_and_nothing_is_written(tmp_path, change, message):
@@ -58,7 +60,7 @@ def test_the_shipped_examples_load_and_relative_paths_follow_the_file():
     assert [s.name for s in config.stages] == ["general", "quality"]
     assert config.sources[0].paths == (EXAMPLES / "data" / "ja_web.jsonl",)
     assert config.total_steps == 60 and config.optim.beta2 == 0.95
-    with pytest.raises(JevalError, match="model.init: .* is not a Hugging Face checkpoint folder"):
+    with pytest.raises(JevalError, match=r"model.init: .* is not a Hugging Face checkpoint folder"):
         load_config(EXAMPLES / "sft.yaml")
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 
 import torch
+from train_support import EXAMPLES, micro
 
 from jeval.models.train.driver import train
 from jeval.models.train.mixture import MixedSequences, Stage, interleave
-from train_support import EXAMPLES, micro
 
 
 def test_token_counts_follow_the_ratios_within_one_sequence_at_every_prefix():

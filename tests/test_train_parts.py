@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
+from train_support import EXAMPLES, micro
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerControl, TrainerState
 
 from jeval.models.train import corpus
@@ -16,7 +17,6 @@ from jeval.models.train.pretrain import build_model
 from jeval.models.train.spike import SpikeGuard
 from jeval.models.train.tokenizer import train_tokenizer
 from jeval.models.train.vocab import candidate_pieces, extend_vocabulary, old_piece_ids
-from train_support import EXAMPLES, micro
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +98,9 @@ def test_sft_with_lora_learns_only_assistant_turns_and_saves_a_plain_servable_mo
     tokenizer = AutoTokenizer.from_pretrained(tmp_path / "sft")
     assert tokenizer.chat_template
 
-    from trl import SFTConfig, SFTTrainer
     from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
     from jeval.models.train.sft import completion_examples
 
     conversation = [{"role": "user", "content": "こんにちは。"}, {"role": "assistant", "content": "はい、どうぞ。"},

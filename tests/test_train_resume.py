@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
+from train_support import EXAMPLES, micro
 
 from jeval.errors import JevalError
 from jeval.models.train.driver import train
-from train_support import EXAMPLES, micro
 
 
 def config():
@@ -45,8 +45,8 @@ def test_stopped_and_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_
     log = [json.loads(line) for line in (tmp_path / "split" / "train_log.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in log if "loss" in r]
     assert steps == [1, 2, 3, 4, 5, 6, 7, 8]
-    whole_losses = [r["loss"] for r in map(json.loads, (tmp_path / "whole" / "train_log.jsonl").read_text().splitlines())
-                    if "loss" in r]
+    whole_log = (tmp_path / "whole" / "train_log.jsonl").read_text().splitlines()
+    whole_losses = [r["loss"] for r in map(json.loads, whole_log) if "loss" in r]
     split_losses = [r["loss"] for r in log if "loss" in r]
     assert len(whole_losses) == len(split_losses) == 8
     assert all(abs(x - y) < 1e-5 for x, y in zip(whole_losses, split_losses))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jeval.errors import JevalError
+from jeval.io import atomic_write_json
 from jeval.task import Source
 
 log = logging.getLogger(__name__)
@@ -88,12 +89,47 @@ class Mirror:
         return self.expected_sha256(source) != source.sha256
 
 
-def fetch(source: Source, raw_dir: Path, mirror: Mirror) -> Path:
-    """Return the local copy of `source` under `raw_dir`, downloading it if needed."""
+@dataclass(frozen=True)
+class Fetched:
+    """A source's local copy and where its bytes came from (see jeval.provenance)."""
+
+    path: Path
+    origin: str
+
+
+ORIGIN_SUFFIX = ".jeval-origin"
+"""Beside each downloaded file: where its bytes came from, for files with no pin to check."""
+
+
+def _origin(source: Source, mirror: Mirror) -> str:
+    if mirror.overrides(source):
+        return "standin"
+    if mirror.root is None:
+        return "upstream"
+    return "verified" if source.sha256 else "unverified"
+
+
+def _recorded_origin(target: Path, source: Source, mirror: Mirror) -> str:
+    """The origin of a file downloaded earlier: verified by its pin, else as recorded when it came."""
+    if mirror.overrides(source):
+        return "standin"
+    if source.sha256:
+        return "verified"
+    try:
+        record = json.loads(target.with_name(target.name + ORIGIN_SUFFIX).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "unverified"
+    if isinstance(record, dict) and record.get("sha256") == sha256_file(target):
+        return str(record.get("origin", "unverified"))
+    return "unverified"
+
+
+def fetch(source: Source, raw_dir: Path, mirror: Mirror) -> Fetched:
+    """The local copy of `source` under `raw_dir`, downloaded if needed, and its origin."""
     target = raw_dir / source.mirror_path
     expected = mirror.expected_sha256(source)
     if target.exists() and (not expected or sha256_file(target) == expected):
-        return target
+        return Fetched(target, _recorded_origin(target, source, mirror))
     where = mirror.location(source)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
@@ -118,7 +154,9 @@ def fetch(source: Source, raw_dir: Path, mirror: Mirror) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     log.info("downloaded %s", where)
-    return target
+    origin = _origin(source, mirror)
+    atomic_write_json(target.with_name(target.name + ORIGIN_SUFFIX), {"origin": origin, "from": where, "sha256": got})
+    return Fetched(target, origin)
 
 
 def _copy(where: str, out) -> None:

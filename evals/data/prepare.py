@@ -12,12 +12,13 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from jeval import __version__
 from jeval.data.download import Mirror, fetch, sha256_file
 from jeval.errors import JevalError
 from jeval.io import atomic_write_json, read_json
-from jeval.task import Task
+from jeval.task import ImportsPreprocessed, Task
 
 MANIFEST = "manifest.json"
 
@@ -41,35 +42,39 @@ class Prepared:
 def prepare_task(task: Task, data_dir: Path, mirror: Mirror, preprocessed: Path | None = None) -> Prepared:
     """Download the task's sources and convert them; with `preprocessed` (llm-jp-eval's own
     evaluation files, Jaster only), take the splits from there and download only the rest."""
-    if preprocessed is not None and not hasattr(task, "import_preprocessed"):
-        raise JevalError(f"{task.name}: --jaster-dir applies to Jaster datasets only")
-    sources = task.sources if preprocessed is None else task.preprocessed_sources
+    if preprocessed is not None and not isinstance(task, ImportsPreprocessed):
+        raise JevalError(f"{task.spec.name}: --jaster-dir applies to Jaster datasets only")
+    if not task.spec.prepared:
+        raise JevalError(f"{task.spec.name}: nothing to prepare (its inputs are given to `jeval run`)")
+    sources = task.sources() if not isinstance(task, ImportsPreprocessed) or preprocessed is None \
+        else task.preprocessed_sources()
     raw_dir = data_dir / "raw"
-    files = {source.url: fetch(source, raw_dir, mirror) for source in sources}
+    fetched = {source.url: fetch(source, raw_dir, mirror) for source in sources}
+    files = {url: f.path for url, f in fetched.items()}
     data_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=data_dir, prefix=f".{task.name}."))
+    staging = Path(tempfile.mkdtemp(dir=data_dir, prefix=f".{task.spec.name}."))
     try:
-        if preprocessed is None:
-            task.convert(files, staging)
-        else:
+        if isinstance(task, ImportsPreprocessed) and preprocessed is not None:
             task.import_preprocessed(preprocessed, files, staging)
+        else:
+            task.convert(files, staging)
         fingerprint = data_fingerprint(staging)
         overridden = any(mirror.overrides(s) for s in sources)
         atomic_write_json(staging / MANIFEST, {
-            "task": task.name,
-            "protocol": task.protocol,
+            "task": task.spec.name,
+            "protocol": task.spec.protocol,
             "jeval_version": __version__,
             "data_fingerprint": fingerprint,
             "checksums_from_mirror": overridden,
             "preprocessed_from": str(preprocessed) if preprocessed is not None else None,
             "sources": [
                 {"url": s.url, "sha256": sha256_file(files[s.url]), "pinned_sha256": s.sha256 or None,
-                 "license": s.license}
+                 "license": s.license, "origin": fetched[s.url].origin, "defines_prompt": s.defines_prompt}
                 for s in sources
             ],
         })
-        final = data_dir / task.name
-        old = data_dir / f".{task.name}.old"
+        final = data_dir / task.spec.name
+        old = data_dir / f".{task.spec.name}.old"
         shutil.rmtree(old, ignore_errors=True)
         if final.exists():
             final.rename(old)
@@ -77,26 +82,27 @@ def prepare_task(task: Task, data_dir: Path, mirror: Mirror, preprocessed: Path 
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return Prepared(task.name, final, fingerprint, overridden)
+    return Prepared(task.spec.name, final, fingerprint, overridden)
 
 
-def load_manifest(task: Task, data_dir: Path) -> dict:
+def load_manifest(task: Task, data_dir: Path) -> dict[str, Any]:
     """The manifest of a prepared task; a clear error if the task was never prepared."""
-    path = data_dir / task.name / MANIFEST
+    path = data_dir / task.spec.name / MANIFEST
     if not path.exists():
         raise JevalError(
-            f"task {task.name!r} has no prepared data in {data_dir}; run `jeval data prepare {task.name}`"
+            f"task {task.spec.name!r} has no prepared data in {data_dir}; run `jeval data prepare {task.spec.name}`"
             " (add --mirror DIR_OR_URL when offline)"
         )
     manifest = read_json(path)
     if not isinstance(manifest, dict) or "data_fingerprint" not in manifest:
-        raise JevalError(f"{path} is not a jeval data manifest; run `jeval data prepare {task.name}` again")
+        raise JevalError(f"{path} is not a jeval data manifest; run `jeval data prepare {task.spec.name}` again")
     return manifest
 
 
-def sources_table(tasks: list[Task]) -> list[dict]:
+def sources_table(tasks: list[Task]) -> list[dict[str, Any]]:
     return [
-        {"task": t.name, "url": s.url, "sha256": s.sha256, "mirror_path": s.mirror_path, "license": s.license}
+        {"task": t.spec.name, "url": s.url, "sha256": s.sha256, "mirror_path": s.mirror_path, "license": s.license,
+         "defines_prompt": s.defines_prompt}
         for t in tasks
-        for s in t.sources
+        for s in t.sources()
     ]

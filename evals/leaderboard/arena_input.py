@@ -51,11 +51,11 @@ def _from_ratings_json(path: Path) -> ArenaRatings:
                          "(no `models` list); give battles as .jsonl or a vote-store URL instead")
     rows = []
     for i, m in enumerate(data["models"]):
-        values = [finite(m.get(k)) if isinstance(m, dict) else None for k in ("rating", "lower", "upper")]
-        if not isinstance(m, dict) or not isinstance(m.get("model"), str) or None in values \
-                or not isinstance(m.get("battles"), int):
+        rating, lower, upper = (finite(m.get(k)) if isinstance(m, dict) else None for k in ("rating", "lower", "upper"))
+        if not isinstance(m, dict) or not isinstance(m.get("model"), str) or rating is None or lower is None \
+                or upper is None or not isinstance(m.get("battles"), int):
             raise JevalError(f"--arena {path}: models[{i}] needs model, rating, lower, upper and battles")
-        rows.append(ArenaRow(m["model"], *values, m["battles"]))
+        rows.append(ArenaRow(m["model"], rating, lower, upper, m["battles"]))
     options = data.get("options") or {}
     confidence = options.get("confidence", 0.95)
     if confidence != 0.95:

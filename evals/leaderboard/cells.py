@@ -1,45 +1,38 @@
-"""The columns a leaderboard knows and the cells each record gives them.
+"""The cells each record gives the leaderboard, and the columns they fall in.
 
-Score cells hold values on 0-1 (Jaster's and lm-eval's own scale; MT-Bench's 1-10 divided by 10),
-so that the table applies one declared scale to all of them. Arena cells keep the rating scale, and
-perplexity cells (bits per byte, per language) are measurements kept as they are, lower is better.
-A cell carries where it came from and a data signature (data fingerprint and item count of every
-task behind it), so that a column mixing different data can be flagged.
+A run's cells are the columns its plugins declared when the run was assembled (results.json
+`columns`, see jeval.schema): the leaderboard knows no benchmark by name. A column is keyed by its
+label, protocol and few-shot count, so 0-shot and 4-shot results, or upstream and stand-in prompts,
+never share one. Score cells hold values on 0-1 (MT-Bench's 1-10 divided by 10), so that the table
+applies one declared scale to all of them; arena cells keep the rating scale, and perplexity cells
+(bits per byte) are measurements kept as they are, lower is better.
+
+A run's cells belong to its model's fingerprint (`identity`): two models never merge because their
+names agree. Judge and arena cells know only a model's name and join the run of that name.
+A cell carries a data signature (data fingerprint and item count of every task behind it), so that
+a column mixing different data can be flagged.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from jeval.leaderboard.collect import JudgeRecord, RunRecord
+from jeval.task import finite
 
 Kind = Literal["score", "score_low", "rating", "interval", "count", "bits"]
 LOWER_IS_BETTER = ("score_low", "bits")
-
-JASTER_CATEGORIES = ("NLI", "QA", "RC", "MC", "EL", "FA", "MR", "MT", "HE", "CG", "SUM", "STS")
-JASTER_REPORTED_ONLY = ("STS",)
 MT_BENCH_CATEGORIES = ("writing", "roleplay", "reasoning", "math", "coding", "extraction", "stem", "humanities")
-# lm-eval tasks shown as their own columns: task name -> (group, label).
-LM_EVAL_COLUMNS = {
-    "jl_jcommonsenseqa": ("jglue", "JCommonsenseQA"),
-    "jl_jnli": ("jglue", "JNLI"),
-    "jl_marc_ja": ("jglue", "MARC-ja"),
-    "jl_jsquad": ("jglue", "JSQuAD"),
-    "jl_mgsm": ("mgsm", "MGSM"),
-    "jl_mgsm_direct": ("mgsm", "MGSM direct"),
-    "jl_mgsm_native_cot": ("mgsm", "MGSM native CoT"),
-    "jl_xlsum": ("xlsum", "XL-Sum"),
-    "jl_jaqket_v2": ("ja_leaderboard", "JAQKET v2"),
-    "jl_xwinograd": ("ja_leaderboard", "XWinograd"),
-}
-SUITE_COLUMNS = {"jglue": ("jglue", "JGLUE mean"), "ja_leaderboard": ("ja_leaderboard", "ja_leaderboard mean")}
-GROUPS = ("combined", "jaster", "jaster_lenient", "jglue", "mgsm", "xlsum", "ja_leaderboard", "mtbench", "arena", "ppl")
-PPL_PROTOCOL_PREFIX = "jeval-ppl/"
-ZERO_RULE = "Jaster AVG counts a category with no score as 0, as llm-jp-eval does"
-PARTIAL_MEAN = "mean over the suite's tasks that ran only"
+KNOWN_GROUPS = ("combined", "jaster", "jaster_lenient", "jglue", "mgsm", "xlsum", "ja_leaderboard", "mtbench", "arena",
+                "ppl")
+"""The order of groups in a table; groups of other tasks follow, alphabetically."""
+STANDIN_DATA = "scored on data from a mirror's stand-in files, not upstream's"
+UNVERIFIED_DATA = "scored on data that could not be checked against upstream (no pinned checksum)"
+
+__all__ = ["KNOWN_GROUPS", "LOWER_IS_BETTER", "Cell", "Column", "finite", "judge_cells", "run_cells"]
 
 
 @dataclass(frozen=True)
@@ -49,10 +42,11 @@ class Column:
     protocol: str
     kind: Kind = "score"
     order: int = 0
+    shots: str | None = None
 
     @property
     def key(self) -> str:
-        return f"{self.label}|{self.protocol}"
+        return f"{self.label}|{self.protocol}|{self.shots or ''}"
 
 
 @dataclass(frozen=True)
@@ -67,81 +61,45 @@ class Cell:
     lower: float | None = None
     upper: float | None = None
     notes: tuple[tuple[str, str], ...] = field(default=())
+    identity: str = ""
+    """The model's fingerprint where the record knows it (runs); empty for cells known by name."""
 
 
-def finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _signature(tasks: dict[str, dict[str, Any]], names) -> str:
+def _signature(tasks: Mapping[str, Mapping[str, Any]], names: tuple[str, ...]) -> str:
     return ";".join(f"{n}:{tasks[n].get('data_fingerprint', '')}:{tasks[n].get('n_samples', '')}"
                     for n in sorted(names) if n in tasks)
 
 
-def _first_metric(metrics: dict[str, Any]) -> float | None:
-    for key, value in metrics.items():
-        if key != "unavailable":
-            return finite(value)
-    return None
+def _data_notes(tasks: Mapping[str, Mapping[str, Any]], names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    by_origin: dict[str, list[str]] = {}
+    for name in names:
+        source = tasks.get(name, {}).get("prompt_source")
+        origin = source.get("data_origin") if isinstance(source, Mapping) else None
+        if origin in ("standin", "unverified"):
+            by_origin.setdefault(origin, []).append(name)
+    notes = []
+    for origin, text in (("standin", STANDIN_DATA), ("unverified", UNVERIFIED_DATA)):
+        if origin in by_origin:
+            notes.append((text, "(" + ", ".join(sorted(by_origin[origin])) + ")"))
+    return tuple(notes)
 
 
 def run_cells(run: RunRecord, lenient: bool) -> list[Cell]:
-    out: list[Cell] = []
-
-    def add(column: Column, value: Any, data: str, notes: tuple[tuple[str, str], ...] = ()) -> None:
-        out.append(Cell(run.model, column, finite(value), run.path, run.run_id, run.created, data, notes=notes))
-
-    jaster = run.summaries.get("jaster")
-    if jaster is not None:
-        protocol = jaster["protocol"]
-        members = [n for n in (jaster.get("standing_metric") or {}) if n in run.tasks]
-        data = _signature(run.tasks, members)
-        zeroed = list(jaster.get("missing_categories_count_as_zero") or [])
-        notes = ((ZERO_RULE, "lacks " + ", ".join(zeroed)),) if zeroed else ()
-        add(Column("Jaster AVG", "jaster", protocol, order=0), jaster.get("AVG"), data, notes)
-        for i, category in enumerate(JASTER_CATEGORIES, 1):
-            if category in jaster["categories"]:
-                add(Column(f"Jaster {category}", "jaster", protocol, order=i), jaster["categories"][category], data)
-    for name, (group, label) in SUITE_COLUMNS.items():
-        summary = run.summaries.get(name)
-        if summary is None:
+    out = []
+    for c in run.columns:
+        if c.hidden_unless == "lenient" and not lenient:
             continue
-        missing = list(summary.get("tasks_missing") or [])
-        notes = ((f"{label}: {PARTIAL_MEAN}", "lacks " + ", ".join(missing)),) if missing else ()
-        add(Column(label, group, summary["protocol"], order=90), summary.get("AVG"),
-            _signature(run.tasks, summary.get("categories", {})), notes)
-    for order, (name, (group, label)) in enumerate(LM_EVAL_COLUMNS.items()):
-        task = run.tasks.get(name)
-        if task is not None:
-            add(Column(label, group, task["protocol"], order=order), _first_metric(task["metrics"]),
-                _signature(run.tasks, [name]))
-    for name, task in sorted(run.tasks.items()):
-        languages = task.get("languages")
-        if not str(task.get("protocol", "")).startswith(PPL_PROTOCOL_PREFIX) or not isinstance(languages, dict):
-            continue
-        for order, (lang, figures) in enumerate(sorted(languages.items())):
-            add(Column(f"bits/byte {lang}", "ppl", task["protocol"], "bits", order),
-                figures.get("bits_per_byte") if isinstance(figures, dict) else None, _signature(run.tasks, [name]))
-    if lenient:
-        for order, (name, task) in enumerate(sorted(run.tasks.items())):
-            metrics = task["metrics"]
-            if "lenient_exact_match" not in metrics:
-                continue
-            data = _signature(run.tasks, [name])
-            add(Column(f"{name} lenient EM", "jaster_lenient", task["protocol"], order=2 * order),
-                metrics.get("lenient_exact_match"), data)
-            kind = "out_of_format" if "out_of_format" in metrics else "out_of_label_set"
-            add(Column(f"{name} {kind.replace('_', ' ')}", "jaster_lenient", task["protocol"], "score_low",
-                       2 * order + 1), metrics.get(kind), data)
+        column = Column(c.label, c.group, c.protocol, c.kind, c.order, c.shots)
+        out.append(Cell(run.model, column, c.value, run.path, run.run_id, run.created,
+                        _signature(run.tasks, c.tasks), notes=(*c.notes, *_data_notes(run.tasks, c.tasks)),
+                        identity=run.fingerprint))
     return out
 
 
 def judge_cells(record: JudgeRecord) -> list[Cell]:
     out = []
     for model, s in record.scores.items():
-        def add(label: str, value: Any, order: int) -> None:
+        def add(label: str, value: Any, order: int, model: str = model, s: dict[str, Any] = s) -> None:
             v = finite(value)
             out.append(Cell(model, Column(label, "mtbench", record.protocol, order=order),
                             None if v is None else v / 10.0, record.path, record.run_id, record.created,

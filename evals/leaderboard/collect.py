@@ -1,7 +1,7 @@
 """Find the result files under results folders and read them into typed records.
 
-Every `*.json` file under a folder is looked at: a `jeval run` results.json becomes a RunRecord,
-a `jeval judge single` results.json a JudgeRecord. Anything else (malformed JSON, another tool's
+Every `*.json` file under a folder is looked at: a `jeval run` results.json becomes a RunRecord
+(read by jeval.schema, whatever version wrote it), a `jeval judge single` results.json a JudgeRecord. Anything else (malformed JSON, another tool's
 JSON, a pairwise judge run, an arena ratings file) is a Problem naming the file and why it was
 not counted; nothing is dropped without one.
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jeval.errors import JevalError
+from jeval.schema import RunResults, check_run, read_run
 
 
 @dataclass(frozen=True)
@@ -28,16 +29,8 @@ class Problem:
         return self.name or self.path.name
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    """One `jeval run` results.json: its per-task entries and suite summaries as written."""
-
-    path: Path
-    model: str
-    run_id: str
-    created: str
-    tasks: dict[str, dict[str, Any]]
-    summaries: dict[str, dict[str, Any]]
+RunRecord = RunResults
+"""One `jeval run` results.json, as jeval.schema reads it (any schema version)."""
 
 
 @dataclass(frozen=True)
@@ -68,31 +61,6 @@ def _number_or_none(value: Any) -> bool:
     return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
-def _check_run(data: dict[str, Any]) -> str | None:
-    """Why this run results.json cannot be used, or None when it can."""
-    if not isinstance(data.get("run_id"), str) or not data["run_id"]:
-        return "`run_id` is missing or not a string"
-    model = data.get("model")
-    if not isinstance(model, dict) or not isinstance(model.get("name"), str) or not model["name"]:
-        return "`model.name` is missing or not a string"
-    if not isinstance(data.get("tasks"), dict):
-        return "`tasks` is not an object"
-    for name, task in data["tasks"].items():
-        if not isinstance(task, dict) or not isinstance(task.get("protocol"), str) \
-                or not isinstance(task.get("metrics"), dict):
-            return f"task {name!r} has no `protocol` string or no `metrics` object"
-    summaries = data.get("summaries", {})
-    if not isinstance(summaries, dict):
-        return "`summaries` is not an object"
-    for name, summary in summaries.items():
-        if not isinstance(summary, dict) or not isinstance(summary.get("protocol"), str) \
-                or not _number_or_none(summary.get("AVG")) or not isinstance(summary.get("categories"), dict):
-            return f"summary {name!r} has no `protocol`, numeric `AVG` or `categories` object"
-        if not all(_number_or_none(v) for v in summary["categories"].values()):
-            return f"summary {name!r} has a category score that is not a number"
-    return None
-
-
 def _check_judge(data: dict[str, Any]) -> str | None:
     judge = data.get("judge")
     if not isinstance(judge, dict) or not isinstance(judge.get("model"), str):
@@ -115,11 +83,10 @@ def classify(path: Path, data: Any) -> RunRecord | JudgeRecord | Problem:
     if not isinstance(data, dict):
         return Problem(path, f"a JSON {type(data).__name__}, not a jeval results object")
     if "tasks" in data and "model" in data and "run_id" in data:
-        why = _check_run(data)
+        why = check_run(data)
         if why:
             return Problem(path, f"malformed jeval run results: {why}")
-        return RunRecord(path, data["model"]["name"], data["run_id"], str(data.get("created", "")),
-                         data["tasks"], data.get("summaries", {}))
+        return read_run(path, data)
     if data.get("mode") in ("single", "pairwise") and "judge" in data:
         if data["mode"] == "pairwise":
             return Problem(path, "a pairwise judge run (no per-model scores); give its battles.jsonl with --arena "

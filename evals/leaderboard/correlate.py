@@ -9,11 +9,16 @@ import io
 import json
 import math
 from dataclasses import asdict, dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from scipy import stats
 
 from jeval.leaderboard.cells import LOWER_IS_BETTER
 from jeval.leaderboard.table import SCORE_KINDS, Board
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MIN_MODELS = 3
 
@@ -64,8 +69,8 @@ def correlate(board: Board) -> Correlation:
                 rho, rho_p, tau, tau_p = (_clean(r.statistic), _clean(r.pvalue), _clean(k.statistic), _clean(k.pvalue))
             pairs.append(Pair(ref.label, col.label, n, tuple(both.index), rho, rho_p, tau, tau_p))
     if any(c.kind in LOWER_IS_BETTER for c in board.columns):
-        notes.append("Lower-is-better columns (out of label set or format, bits per byte) are negated first, so a positive value means "
-                     "agreement.")
+        notes.append("Lower-is-better columns (out of label set or format, bits per byte) are negated first, "
+                     "so a positive value means agreement.")
     return Correlation(pairs, notes)
 
 
@@ -75,9 +80,8 @@ def _f(value: float | None, digits: int = 3) -> str:
 
 def markdown(result: Correlation) -> str:
     lines = ["| Reference | Column | n | Spearman ρ | p | Kendall τ | p |", "|:---|:---|---:|---:|---:|---:|---:|"]
-    for p in result.pairs:
-        lines.append(f"| {p.reference} | {p.column} | {p.n} | {_f(p.spearman)} | {_f(p.spearman_p)} | "
-                     f"{_f(p.kendall)} | {_f(p.kendall_p)} |")
+    lines.extend(f"| {p.reference} | {p.column} | {p.n} | {_f(p.spearman)} | {_f(p.spearman_p)} | "
+                 f"{_f(p.kendall)} | {_f(p.kendall_p)} |" for p in result.pairs)
     lines += ["", "Notes:", ""] + [f"{i}. {t}" for i, t in enumerate(result.notes, 1)]
     return "\n".join(lines) + "\n"
 
@@ -103,7 +107,7 @@ def render(result: Correlation, fmt: str) -> str:
     return markdown(result)
 
 
-def _figure(result: Correlation):
+def _figure(result: Correlation) -> tuple[Figure, ModuleType]:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import base64
 from html import escape
+from typing import TYPE_CHECKING
 
 from jeval.leaderboard import svg
 from jeval.leaderboard.render_text import MISSING, cell_text
 from jeval.leaderboard.table import RANKED_KINDS, SCORE_KINDS, Board, BoardColumn
+
+if TYPE_CHECKING:
+    from jeval.leaderboard.correlate import Correlation
 
 STYLE = """
 body { font-family: system-ui, "IPAGothic", "Noto Sans CJK JP", sans-serif; margin: 1.5rem; color: #222; }
@@ -66,9 +70,8 @@ def _marks(marks: tuple[int, ...]) -> str:
 
 def _table(board: Board) -> str:
     head = ['<th data-kind="text" scope="col">Model</th>']
-    for c in board.columns:
-        head.append(f'<th data-kind="{c.kind}" data-key="{escape(c.key)}" scope="col" '
-                    f'title="{escape(c.column.protocol)}">{escape(c.label)}{_marks(c.marks)}</th>')
+    head.extend(f'<th data-kind="{c.kind}" data-key="{escape(c.key)}" scope="col" '
+                f'title="{escape(c.column.protocol)}">{escape(c.label)}{_marks(c.marks)}</th>' for c in board.columns)
     rows = []
     for model in board.models:
         cells = [f'<td data-value="{escape(model)}">{escape(model)}</td>']
@@ -93,11 +96,13 @@ def _table(board: Board) -> str:
 def _radars(board: Board) -> list[str]:
     """A radar per (group, protocol) that has at least three category columns."""
     groups: dict[tuple[str, str], list[BoardColumn]] = {}
+    several_shots = len({c.column.shots for c in board.columns if c.column.group == "jaster"}) > 1
     for c in board.columns:
         is_category = (c.column.group == "jaster" and c.column.label != "Jaster AVG") or \
                       (c.column.group == "mtbench" and c.column.label != "MT-Bench")
         if is_category and c.kind in SCORE_KINDS:
-            groups.setdefault((c.column.group, c.column.protocol), []).append(c)
+            shots = f", {c.column.shots}-shot" if several_shots and c.column.group == "jaster" else ""
+            groups.setdefault((c.column.group, c.column.protocol + shots), []).append(c)
     out = []
     for (group, protocol), columns in groups.items():
         if len(columns) < 3:
@@ -132,12 +137,12 @@ def _arena(board: Board) -> str:
     return f"<h2>Arena ratings</h2><figure>{svg.interval_bars(rows)}</figure>"
 
 
-def _correlation(correlation) -> str:
+def _correlation(correlation: Correlation | None) -> str:
     if correlation is None:
         return ""
     from jeval.leaderboard.correlate import plot_png
 
-    def f(v):
+    def f(v: float | None) -> str:
         return "–" if v is None else f"{v:.3f}"
 
     rows = "".join(f"<tr><td>{escape(p.reference)}</td><td>{escape(p.column)}</td><td>{p.n}</td><td>{f(p.spearman)}"
@@ -152,7 +157,7 @@ def _correlation(correlation) -> str:
             f'<ol class="notes">{notes}</ol>')
 
 
-def page(board: Board, correlation=None, title: str = "jeval leaderboard") -> str:
+def page(board: Board, correlation: Correlation | None = None, title: str = "jeval leaderboard") -> str:
     notes = "".join(f'<li id="note-{i}">{escape(t)}</li>' for i, t in enumerate(board.notes, 1))
     radars = _radars(board)
     figures = f'<h2>Categories</h2><div class="figures">{"".join(radars)}</div>' if radars else ""

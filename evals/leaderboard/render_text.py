@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 from jeval.leaderboard.cells import LOWER_IS_BETTER
 from jeval.leaderboard.table import Board, BoardColumn
@@ -82,15 +83,16 @@ def csv_text(board: Board) -> str:
 
 def as_dict(board: Board) -> dict:
     columns = [{"key": c.key, "label": c.label, "group": c.column.group, "protocol": c.column.protocol,
-                "kind": c.kind, "higher_is_better": c.kind not in LOWER_IS_BETTER, "notes": list(c.marks)}
+                "shots": c.column.shots, "kind": c.kind, "higher_is_better": c.kind not in LOWER_IS_BETTER,
+                "notes": list(c.marks)}
                for c in board.columns]
     rows = []
     for model in board.models:
         cells = {}
         for c in board.columns:
             cell = board.cells.get((model, c.key))
-            entry = {"value": board.value(model, c.key), "best": model in board.best.get(c.key, ()),
-                     "notes": list(board.cell_marks.get((model, c.key), ()))}
+            entry: dict[str, Any] = {"value": board.value(model, c.key), "best": model in board.best.get(c.key, ()),
+                                     "notes": list(board.cell_marks.get((model, c.key), ()))}
             if c.kind == "interval":
                 interval = board.interval(model, c.key)
                 entry["lower"], entry["upper"] = interval if interval else (None, None)

@@ -77,7 +77,7 @@ def interval_bars(rows: list[tuple[str, float, float, float, int]], width: int =
         parts.append(f'<text x="{width - right + 6}" y="{y + 4}" font-size="11">{rating:.0f} ({votes} votes)</text>')
     axis_y = 20 + step * len(rows)
     parts.append(f'<line x1="{left}" y1="{axis_y - 8}" x2="{width - right}" y2="{axis_y - 8}" stroke="#999"/>')
-    for value in (low + pad, (low + high) / 2, high - pad):
-        parts.append(f'<text x="{x(value):.1f}" y="{axis_y + 8}" font-size="10" text-anchor="middle">{value:.0f}</text>')
+    parts.extend(f'<text x="{x(value):.1f}" y="{axis_y + 8}" font-size="10" text-anchor="middle">{value:.0f}</text>'
+                 for value in (low + pad, (low + high) / 2, high - pad))
     parts.append("</svg>")
     return "".join(parts)

@@ -1,5 +1,6 @@
-"""Cells -> one leaderboard: the latest result per model and protocol, columns kept apart by
-protocol, one declared scale, best marks, combined scores and numbered notes.
+"""Cells -> one leaderboard: one row per model (per fingerprint: models that share a name get the
+fingerprint's short form beside it), the latest result per model and column, columns kept apart by
+protocol and few-shot count, one declared scale, best marks, combined scores and numbered notes.
 
 Nothing is filled in: a model without a result in a column has no value there (NaN in the frame,
 shown as missing). The only zeros that enter a number are those a protocol itself prescribes
@@ -10,14 +11,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
 from jeval.errors import JevalError
 from jeval.leaderboard.arena_input import ArenaRatings
-from jeval.leaderboard.cells import GROUPS, LOWER_IS_BETTER, Cell, Column, judge_cells, run_cells
+from jeval.leaderboard.cells import KNOWN_GROUPS, LOWER_IS_BETTER, Cell, Column, judge_cells, run_cells
 from jeval.leaderboard.collect import Collection, Problem
+from jeval.provenance import suffix_notes
 
 NEJUMI = "Combined (Nejumi)"
 WEIGHTED = "Combined (weighted)"
@@ -117,6 +119,38 @@ def _all_cells(found: Collection, arena: ArenaRatings | None, options: TableOpti
     return [replace(c, model=aliases.get(c.model, c.model)) for c in cells]
 
 
+def _short(fingerprint: str) -> str:
+    return fingerprint.split(":", 1)[-1][:8]
+
+
+def _rows(cells: list[Cell]) -> tuple[list[Cell], list[str]]:
+    """Each cell's `model` set to its row: a run's model by its fingerprint (named by its latest
+    run; `name [abcd1234]` where several fingerprints share a name), a judge or arena cell by its
+    name, joined to the run row of that name where exactly one model has it. Notes on names that
+    could not be joined."""
+    latest: dict[str, Cell] = {}
+    for c in cells:
+        if c.identity and (c.identity not in latest or (c.created, c.run_id) > (latest[c.identity].created,
+                                                                              latest[c.identity].run_id)):
+            latest[c.identity] = c
+    by_name: dict[str, set[str]] = defaultdict(set)
+    for identity, c in latest.items():
+        by_name[c.model].add(identity)
+    label = {identity: c.model if len(by_name[c.model]) == 1 else f"{c.model} [{_short(identity)}]"
+             for identity, c in latest.items()}
+    out, ambiguous = [], {}
+    for c in cells:
+        if c.identity:
+            out.append(replace(c, model=label[c.identity]))
+            continue
+        if len(by_name.get(c.model, ())) > 1:
+            ambiguous[c.model] = len(by_name[c.model])
+        out.append(c)
+    notes = [f"{name!r}: {n} models of this name were run (told apart by fingerprint); judge and arena results "
+             f"known only by the name are shown in a row of their own." for name, n in sorted(ambiguous.items())]
+    return out, notes
+
+
 def _pinned(cells: list[Cell], run_ids: tuple[str, ...]) -> list[Cell]:
     """With --run-id: a model that has one of these runs is shown from those runs only."""
     if not run_ids:
@@ -145,18 +179,45 @@ def _latest(cells: list[Cell]) -> tuple[dict[tuple[str, str], Cell], dict[str, i
     return chosen, superseded
 
 
-def _column_order(c: Column) -> tuple:
-    """Groups in GROUPS order; Jaster and MT-Bench columns of one protocol (variant, judge) together;
-    elsewhere tasks before their suite mean, whatever protocol the mean is recorded under."""
+def _group_rank(group: str) -> tuple[int, str]:
+    return (KNOWN_GROUPS.index(group), "") if group in KNOWN_GROUPS else (len(KNOWN_GROUPS), group)
+
+
+def _column_order(c: Column) -> tuple[Any, ...]:
+    """Groups in KNOWN_GROUPS order, then others by name; Jaster and MT-Bench columns of one protocol
+    (variant, judge) and few-shot count together; elsewhere tasks before their suite mean, whatever
+    protocol the mean is recorded under."""
     by_protocol = c.group in ("jaster", "jaster_lenient", "mtbench")
-    return GROUPS.index(c.group), c.protocol if by_protocol else "", c.order, c.label, c.protocol
+    return (_group_rank(c.group), c.protocol if by_protocol else "", c.shots or "" if by_protocol else "", c.order,
+            c.label, c.protocol, c.shots or "")
+
+
+def group_name(group: str) -> str:
+    return GROUP_NAMES.get(group, group)
+
+
+def _shots_shown(shots: str | None) -> str:
+    if shots is None:
+        return "shots unknown"
+    head, _, rest = shots.partition(";")
+    return f"{head}-shot" + (f" ({rest.strip()})" if rest else "")
 
 
 def _display_labels(columns: list[Column]) -> dict[str, str]:
+    """A column's label, with its protocol where the label is reported under several protocols and
+    its few-shot count where under several counts."""
     protocols: dict[str, set[str]] = defaultdict(set)
+    shots: dict[str, set[str | None]] = defaultdict(set)
     for c in columns:
         protocols[c.label].add(c.protocol)
-    return {c.key: c.label if len(protocols[c.label]) == 1 else f"{c.label} [{c.protocol}]" for c in columns}
+        shots[c.label].add(c.shots)
+    labels = {}
+    for c in columns:
+        parts = [c.protocol] if len(protocols[c.label]) > 1 else []
+        if len(shots[c.label]) > 1:
+            parts.append(_shots_shown(c.shots))
+        labels[c.key] = f"{c.label} [{', '.join(parts)}]" if parts else c.label
+    return labels
 
 
 def _resolve(name: str, columns: list[Column], labels: dict[str, str], flag: str) -> Column:
@@ -209,13 +270,14 @@ def _select(columns: list[Column], labels: dict[str, str], wanted: tuple[str, ..
     if not wanted:
         return columns
     chosen: list[Column] = []
+    groups = list(dict.fromkeys([*KNOWN_GROUPS, *(c.group for c in columns)]))
     for name in wanted:
-        if name in GROUPS:
+        if name in groups:
             matched = [c for c in columns if c.group == name]
         else:
             matched = [c for c in columns if labels[c.key] == name] or [c for c in columns if c.label == name]
         if not matched:
-            offered = ", ".join([*GROUPS, *dict.fromkeys(labels[c.key] for c in columns)])
+            offered = ", ".join([*groups, *dict.fromkeys(labels[c.key] for c in columns)])
             raise JevalError(f"--columns {name!r}: no such column or group here; choose from: {offered}")
         chosen += [c for c in matched if c not in chosen]
     return chosen
@@ -256,7 +318,8 @@ def _filter_models(cells: list[Cell], models: tuple[str, ...]) -> list[Cell]:
 
 
 def build(found: Collection, arena: ArenaRatings | None = None, options: TableOptions = TableOptions()) -> Board:
-    cells = _filter_models(_pinned(_all_cells(found, arena, options), options.run_ids), options.models)
+    rows, row_notes = _rows(_all_cells(found, arena, options))
+    cells = _filter_models(_pinned(rows, options.run_ids), options.models)
     if not cells:
         raise JevalError("no results to tabulate: no readable jeval run, judge or arena results were found"
                          + (f" ({len(found.problems)} file(s) skipped, see the warnings)" if found.problems else ""))
@@ -282,7 +345,11 @@ def build(found: Collection, arena: ArenaRatings | None = None, options: TableOp
     if any(c.kind == "bits" for c in shown):
         notes.add("Perplexity columns give bits per UTF-8 byte of the evaluated corpus per language (comparable "
                   "across tokenizers), as measured, not on the score scale; lower is better.")
-    notes.add("Protocols: " + "; ".join(f"{GROUP_NAMES[g]}: {', '.join(p)}" for g, p in by_group.items()) + ".")
+    notes.add("Protocols: " + "; ".join(f"{group_name(g)}: {', '.join(p)}" for g, p in by_group.items()) + ".")
+    for text in suffix_notes(c.protocol for c in shown):
+        notes.add(text)
+    for text in row_notes:
+        notes.add(text)
     header_marks: dict[str, list[int]] = defaultdict(list)
     for column, _, text in combined:
         if column in shown:
@@ -291,13 +358,17 @@ def build(found: Collection, arena: ArenaRatings | None = None, options: TableOp
         for text in absent:
             notes.add(text)
 
-    split: dict[str, list[str]] = defaultdict(list)
+    split: dict[str, list[Column]] = defaultdict(list)
     for c in shown:
-        if labels[c.key] != c.label and c.protocol not in split[c.group]:
-            split[c.group].append(c.protocol)
-    for group, protocols in split.items():
-        mark = notes.add(f"{GROUP_NAMES[group]} results under different protocols are kept in separate columns "
-                         f"and never averaged together: {', '.join(protocols)}.")
+        if labels[c.key] != c.label and c not in split[c.group]:
+            split[c.group].append(c)
+    for group, members in split.items():
+        several_shots = len({c.shots for c in members}) > 1
+        variants = list(dict.fromkeys(c.protocol + (f" ({_shots_shown(c.shots)})" if several_shots else "")
+                                      for c in members))
+        what = "protocols or few-shot counts" if several_shots else "protocols"
+        mark = notes.add(f"{group_name(group)} results under different {what} are kept in separate columns and "
+                         f"never averaged together: {', '.join(variants)}.")
         for c in shown:
             if c.group == group and labels[c.key] != c.label:
                 header_marks[c.key].append(mark)
@@ -320,8 +391,8 @@ def build(found: Collection, arena: ArenaRatings | None = None, options: TableOp
             cell_marks[(m, key)].append(mark)
     superseded = sum(superseded_by_key.get(c.key, 0) for c in shown)
     if superseded:
-        notes.add(f"{superseded} older result(s) were superseded by the latest run of the same model and protocol "
-                  "(choose runs with --run-id).")
+        notes.add(f"{superseded} older result(s) were superseded by the latest run of the same model, protocol and "
+                  "few-shot count (choose runs with --run-id).")
     if found.problems:
         notes.add(f"{len(found.problems)} file(s) were skipped and not counted: "
                   + "; ".join(f"{p.shown} ({p.reason})" for p in found.problems) + ".")

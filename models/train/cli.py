@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jeval.errors import JevalError
+
+if TYPE_CHECKING:
+    from jeval.models.train.config import TrainConfig
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,7 +31,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="passed to `jeval run` as it is; repeat (e.g. --eval-arg=--backend --eval-arg=local)")
 
 
-def resolve_config(args: argparse.Namespace):
+def resolve_config(args: argparse.Namespace) -> tuple[TrainConfig, str]:
     from jeval.models.train.config import load_config, with_overrides
     from jeval.models.train.presets import preset, with_max_steps
 

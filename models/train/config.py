@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
 
 from jeval.errors import JevalError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_Section = TypeVar("_Section", bound="DataclassInstance")
 
 RATIO_TOLERANCE = 1e-6
 SOURCE_FORMATS = ("text", "jsonl", "chat", "jaster", "preference", "builtin")
@@ -152,7 +158,7 @@ class TrainConfig:
         return starts
 
 
-def _section(cls, raw: Any, where: str, **converters):
+def _section(cls: type[_Section], raw: Any, where: str, **converters: Callable[[Any], Any]) -> _Section:
     if raw is None:
         return cls()
     if not isinstance(raw, dict):
@@ -201,7 +207,7 @@ def _stages(raw: Any) -> tuple[StageConfig, ...]:
     return tuple(stages)
 
 
-def _path_like(base: Path):
+def _path_like(base: Path) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
         if isinstance(value, str) and value not in ("scratch", "train", "auto") and not Path(value).is_absolute():
             return str(base / value)
@@ -281,7 +287,8 @@ def validate(config: TrainConfig) -> None:
         raise JevalError("optim: seq_len must be >= 8, batch_size and grad_accum >= 1")
     if not 0 <= o.min_lr_ratio <= 1:
         raise JevalError(f"optim.min_lr_ratio must be between 0 and 1, got {o.min_lr_ratio}")
-    trains = config.tokenizer.source == "train" or (config.tokenizer.source == "auto" and config.model.init == "scratch")
+    trains = (config.tokenizer.source == "train"
+              or (config.tokenizer.source == "auto" and config.model.init == "scratch"))
     if trains and config.tokenizer.extend_vocab:
         raise JevalError("tokenizer.extend_vocab applies to a reused tokenizer (tokenizer.source: a folder, "
                          "or model.init: a checkpoint)")

@@ -62,6 +62,7 @@ class Evaluation:
     step: int
     process: subprocess.Popen
     results_dir: Path
+    """Where `jeval run` writes this evaluation's run folders (`<name>-<fingerprint>/step-N/`)."""
     log_path: Path
 
 
@@ -84,7 +85,7 @@ class EvalHook(TrainerCallback):
         log.info("evaluating step %d in the background: %s", step, " ".join(cmd))
         with log_path.open("w") as f:
             proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
-        evaluation = Evaluation(step, proc, base / "results" / "model" / f"step-{step}", log_path)
+        evaluation = Evaluation(step, proc, base / "results", log_path)
         self.running.append(evaluation)
         return evaluation
 
@@ -96,7 +97,8 @@ class EvalHook(TrainerCallback):
                 continue
             self.running.remove(evaluation)
             record = {"step": evaluation.step, "returncode": evaluation.process.returncode}
-            results_file = evaluation.results_dir / "results.json"
+            found = sorted(evaluation.results_dir.glob(f"*/step-{evaluation.step}/results.json"))
+            results_file = found[0] if found else evaluation.results_dir / "missing"
             if evaluation.process.returncode == 0 and results_file.is_file():
                 results = json.loads(results_file.read_text(encoding="utf-8"))
                 record.update(scores=first_metrics(results), results=str(results_file))

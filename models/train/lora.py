@@ -3,12 +3,17 @@ so that the checkpoint is an ordinary model folder for `transformers serve` and 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from transformers import PreTrainedModel
 
 from jeval.models.train.config import LoraConfig
 
+if TYPE_CHECKING:
+    import peft
 
-def peft_config(lora: LoraConfig):
+
+def peft_config(lora: LoraConfig) -> peft.LoraConfig | None:
     """The peft LoraConfig for TRL's trainers (`peft_config=`), or None when LoRA is off."""
     if lora.r <= 0:
         return None
@@ -18,7 +23,7 @@ def peft_config(lora: LoraConfig):
                            target_modules=list(lora.target_modules), task_type="CAUSAL_LM")
 
 
-def wrap_for_pretraining(model: PreTrainedModel, lora: LoraConfig):
+def wrap_for_pretraining(model: PreTrainedModel, lora: LoraConfig) -> PreTrainedModel | peft.PeftModel:
     config = peft_config(lora)
     if config is None:
         return model
@@ -27,7 +32,7 @@ def wrap_for_pretraining(model: PreTrainedModel, lora: LoraConfig):
     return peft.get_peft_model(model, config)
 
 
-def merged(model, lora: LoraConfig):
+def merged(model: Any, lora: LoraConfig) -> Any:
     """The plain model to save: adapters merged (or, with `merge: false`, the peft model, which
     saves only the adapter)."""
     if lora.r > 0 and lora.merge and hasattr(model, "merge_and_unload"):

@@ -7,8 +7,10 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -42,7 +44,7 @@ from jeval.models.train.runtime import (
 )
 from jeval.models.train.spike import SpikeGuard
 from jeval.models.train.tokenizer import CHAT_TEMPLATE, train_tokenizer
-from jeval.models.train.vocab import candidate_pieces, extend_vocabulary
+from jeval.models.train.vocab import candidate_pieces, embedding_weight, extend_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,7 @@ def build_tokenizer(config: TrainConfig) -> PreTrainedTokenizerBase:
 def build_model(config: TrainConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
     m = config.model
     torch.manual_seed(config.seed)
+    model: PreTrainedModel
     if m.init != "scratch":
         model = AutoModelForCausalLM.from_pretrained(m.init, dtype=torch.float32)
     else:
@@ -95,9 +98,10 @@ def build_model(config: TrainConfig, tokenizer: PreTrainedTokenizerBase) -> PreT
     if config.tokenizer.extend_vocab:
         pieces = candidate_pieces(tokenizer_texts(config), config.tokenizer.extend_vocab, config.tokenizer.mecab)
         extend_vocabulary(model, tokenizer, pieces, config.tokenizer.extend_vocab)
-    if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
-        raise JevalError(f"the tokenizer has {len(tokenizer)} tokens but the model only "
-                         f"{model.get_input_embeddings().weight.shape[0]} embeddings; use its own tokenizer or extend_vocab")
+    rows = embedding_weight(model.get_input_embeddings()).shape[0]
+    if rows < len(tokenizer):
+        raise JevalError(f"the tokenizer has {len(tokenizer)} tokens but the model only {rows} embeddings; "
+                         "use its own tokenizer or extend_vocab")
     return model
 
 
@@ -116,7 +120,7 @@ def build_dataset(config: TrainConfig, tokenizer: PreTrainedTokenizerBase) -> Mi
     return MixedSequences(blocks, stages, config.optim.batch_size * config.optim.grad_accum, config.seed)
 
 
-def lr_factor(config: TrainConfig):
+def lr_factor(config: TrainConfig) -> Callable[[int], float]:
     """Step -> multiple of the peak learning rate: cosine from 1 down to `min_lr_ratio` over the
     whole run, times a linear ramp over the first `warmup_steps` of each stage."""
     total = max(1, config.total_steps)
@@ -143,7 +147,7 @@ class Shifted(Dataset):
     def __len__(self) -> int:
         return len(self.base)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return self.base[(i + self.offset) % len(self.base)]
 
 
@@ -161,13 +165,16 @@ class RecordOffset(TrainerCallback):
 class JevalTrainer(Trainer):
     """The HF Trainer with the stage-aware schedule and the spike guard's view of each loss."""
 
-    def __init__(self, *args, schedule, guard: SpikeGuard, **kwargs):
+    def __init__(self, *args: Any, schedule: Callable[[int], float], guard: SpikeGuard, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.schedule, self.guard = schedule, guard
 
-    def create_scheduler(self, num_training_steps: int, optimizer=None):
+    def create_scheduler(self, num_training_steps: int,
+                         optimizer: torch.optim.Optimizer | None = None) -> torch.optim.lr_scheduler.LRScheduler:
         if self.lr_scheduler is None:
-            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer or self.optimizer, self.schedule)
+            optimizer = optimizer or self.optimizer
+            assert optimizer is not None, "the Trainer creates its optimizer before its scheduler"
+            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self.schedule)
         return self.lr_scheduler
 
     def training_step(self, model, inputs, num_items_in_batch=None):
@@ -190,10 +197,9 @@ def pretrain(config: TrainConfig, out: Path, resume: str | None = None, stop_at_
     prepare_output(out, checkpoint)
     tokenizer = build_tokenizer(config)
     data = build_dataset(config, tokenizer)
-    model = build_model(config, tokenizer)
     from jeval.models.train.lora import wrap_for_pretraining
 
-    model = wrap_for_pretraining(model, config.lora)
+    model = wrap_for_pretraining(build_model(config, tokenizer), config.lora)
     log.info("%s: %d parameters, %d optimizer steps of %d sequences x %d tokens", name, model.num_parameters(),
              config.total_steps, config.optim.batch_size * config.optim.grad_accum, config.optim.seq_len)
     tokens_per_step = config.optim.batch_size * config.optim.grad_accum * config.optim.seq_len
@@ -210,7 +216,8 @@ def pretrain(config: TrainConfig, out: Path, resume: str | None = None, stop_at_
             callbacks.append(StopAtStep(stop_at_step))
         args = TrainingArguments(**training_arguments(config, out, train_sampling_strategy="sequential"))
         trainer = JevalTrainer(model=model, args=args, train_dataset=Shifted(data, offset), processing_class=tokenizer,
-                               data_collator=default_data_collator, callbacks=callbacks, schedule=lr_factor(config), guard=guard)
+                               data_collator=default_data_collator, callbacks=callbacks, schedule=lr_factor(config),
+                               guard=guard)
         result = trainer.train(resume_from_checkpoint=checkpoint)
         if guard.rollback_at is None:
             break

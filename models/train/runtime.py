@@ -8,9 +8,10 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
-from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
 from jeval.errors import JevalError
@@ -36,7 +37,7 @@ def trackers() -> list[str]:
     return found
 
 
-def training_arguments(config: TrainConfig, out: Path, **extra) -> dict:
+def training_arguments(config: TrainConfig, out: Path, **extra: Any) -> dict[str, Any]:
     """Keyword arguments for TrainingArguments (or TRL's subclasses of it)."""
     o = config.optim
     return dict(
@@ -94,11 +95,11 @@ class StopAtStep(TrainerCallback):
         return control
 
 
-def save_servable(trainer, tokenizer: PreTrainedTokenizerBase, out: Path, lora: LoraConfig) -> None:
+def save_servable(trainer: Trainer, tokenizer: PreTrainedTokenizerBase, out: Path, lora: LoraConfig) -> None:
     """A Hugging Face folder that `transformers serve` and vLLM load as they are. Through
     `trainer.save_model`, so that FSDP/DeepSpeed shards are gathered and only the main process
     writes; LoRA adapters are merged first unless `lora.merge` is off."""
-    model = trainer.model
+    model: Any = trainer.model  # the model trained: a PreTrainedModel or, with LoRA, a peft model
     model.generation_config = generation_config(tokenizer)
     if lora.r > 0 and lora.merge:
         if trainer.is_world_process_zero():

@@ -15,10 +15,13 @@ import json
 import logging
 import math
 import time
+from collections.abc import Sized
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, cast
 
 from datasets import Dataset
+from transformers import Trainer, TrainerCallback
 
 from jeval.errors import JevalError
 from jeval.models.train import sources as corpora
@@ -55,9 +58,10 @@ def preference_examples(pairs: list[dict[str, str]]) -> list[dict]:
              "rejected": [{"role": "assistant", "content": p["rejected"]}]} for p in pairs]
 
 
-def _schedule(config: TrainConfig) -> dict:
-    return dict(lr_scheduler_type="cosine_with_min_lr", lr_scheduler_kwargs={"min_lr_rate": config.optim.min_lr_ratio},
-                warmup_steps=config.optim.warmup_steps)
+def _schedule(config: TrainConfig) -> dict[str, Any]:
+    return {"lr_scheduler_type": "cosine_with_min_lr",
+            "lr_scheduler_kwargs": {"min_lr_rate": config.optim.min_lr_ratio},
+            "warmup_steps": config.optim.warmup_steps}
 
 
 def finetune(config: TrainConfig, out: Path, resume: str | None = None, stop_at_step: int | None = None,
@@ -67,13 +71,14 @@ def finetune(config: TrainConfig, out: Path, resume: str | None = None, stop_at_
     prepare_output(out, checkpoint)
     tokenizer = build_tokenizer(config)
     model = build_model(config, tokenizer)
-    callbacks = [JsonlLogger(out / "train_log.jsonl", [], 0)]
+    callbacks: list[TrainerCallback] = [JsonlLogger(out / "train_log.jsonl", [], 0)]
     hook = EvalHook(config.eval, out) if config.eval.tasks else None
     if hook:
         callbacks.append(hook)
     if stop_at_step:
         callbacks.append(StopAtStep(stop_at_step))
     common = {**training_arguments(config, out), **_schedule(config)}
+    trainer: Trainer
     if config.mode == "sft":
         from trl import SFTConfig, SFTTrainer
 
@@ -81,15 +86,15 @@ def finetune(config: TrainConfig, out: Path, resume: str | None = None, stop_at_
         examples = completion_examples(conversations)
         if not examples:
             raise JevalError("sft: the sources hold no assistant turn to learn from")
-        args = SFTConfig(**common, max_length=config.optim.seq_len, completion_only_loss=True, packing=False)
-        trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
+        sft_args = SFTConfig(**common, max_length=config.optim.seq_len, completion_only_loss=True, packing=False)
+        trainer = SFTTrainer(model=model, args=sft_args, train_dataset=Dataset.from_list(examples),
                              processing_class=tokenizer, peft_config=peft_config(config.lora), callbacks=callbacks)
     else:
         from trl import DPOConfig, DPOTrainer
 
         pairs = [p for s in config.sources if s.format == "preference" for p in corpora.preferences(s)]
-        args = DPOConfig(**common, max_length=config.optim.seq_len, beta=config.dpo_beta)
-        trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(preference_examples(pairs)),
+        dpo_args = DPOConfig(**common, max_length=config.optim.seq_len, beta=config.dpo_beta)
+        trainer = DPOTrainer(model=model, args=dpo_args, train_dataset=Dataset.from_list(preference_examples(pairs)),
                              processing_class=tokenizer, peft_config=peft_config(config.lora), callbacks=callbacks)
     result = trainer.train(resume_from_checkpoint=checkpoint)
     stopped = bool(stop_at_step) and trainer.state.global_step < config.total_steps
@@ -106,7 +111,7 @@ def finetune(config: TrainConfig, out: Path, resume: str | None = None, stop_at_
         "parameters": model.num_parameters(),
         "steps": trainer.state.global_step,
         "stopped_early": stopped,
-        "examples": len(trainer.train_dataset),
+        "examples": len(cast(Sized, trainer.train_dataset)),
         "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,
         "train_loss": result.training_loss,

@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from transformers import PreTrainedTokenizerBase
 
@@ -106,5 +106,5 @@ def documents(source: SourceConfig, tokenizer: PreTrainedTokenizerBase | None, s
 
 def _render(messages: list[dict[str, str]], tokenizer: PreTrainedTokenizerBase | None) -> str:
     if tokenizer is not None and tokenizer.chat_template:
-        return tokenizer.apply_chat_template(messages, tokenize=False)
+        return cast(str, tokenizer.apply_chat_template(messages, tokenize=False))
     return "\n".join(f"{m['role']}: {m['content']}" for m in messages)

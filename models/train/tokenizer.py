@@ -12,6 +12,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import sentencepiece as spm
 from transformers import LlamaTokenizer, PreTrainedTokenizerBase
@@ -43,7 +44,7 @@ def mecab_segmented(texts: Iterable[str]) -> Iterator[str]:
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int, mecab: bool = False) -> PreTrainedTokenizerBase:
     """Train on `texts` and return a `LlamaTokenizer` (fast, tokenizers-backed) with a chat template."""
-    extra = {"pretokenization_delimiter": MORPHEME_CUT} if mecab else {}
+    extra: dict[str, Any] = {"pretokenization_delimiter": MORPHEME_CUT} if mecab else {}
     with tempfile.TemporaryDirectory() as tmp:
         prefix = Path(tmp) / "tokenizer"
         try:

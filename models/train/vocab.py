@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import cast
 
 import torch
 from transformers import AddedToken, PreTrainedModel, PreTrainedTokenizerBase
@@ -18,6 +19,11 @@ from transformers import AddedToken, PreTrainedModel, PreTrainedTokenizerBase
 from jeval.models.train.tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
+
+
+def embedding_weight(module: torch.nn.Module) -> torch.Tensor:
+    """The weight of an embedding module (torch types a module's attributes as Tensor | Module)."""
+    return cast(torch.Tensor, module.weight)
 
 
 def candidate_pieces(texts: Iterable[str], n: int, mecab: bool = False) -> list[str]:
@@ -40,7 +46,7 @@ def extend_vocabulary(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     """Add up to `limit` of `pieces` the tokenizer does not know as single tokens; resize the
     model and initialise the new rows. Returns the tokens added."""
     known = set(tokenizer.get_vocab())
-    new = []
+    new: list[tuple[str, list[int]]] = []
     for piece in pieces:
         if piece in known or len(new) >= limit:
             continue
@@ -49,11 +55,11 @@ def extend_vocabulary(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
             new.append((piece, ids))
     if not new:
         return []
-    old_size = model.get_input_embeddings().weight.shape[0]
+    old_size = embedding_weight(model.get_input_embeddings()).shape[0]
     tokenizer.add_tokens([AddedToken(p, normalized=False, special=False) for p, _ in new])
     model.resize_token_embeddings(max(old_size, len(tokenizer)), mean_resizing=False)
     with torch.no_grad():
-        tables = [model.get_input_embeddings().weight]
+        tables = [embedding_weight(model.get_input_embeddings())]
         output = model.get_output_embeddings()
         if output is not None and output.weight.data_ptr() != tables[0].data_ptr():
             tables.append(output.weight)

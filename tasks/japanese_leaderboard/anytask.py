@@ -10,22 +10,20 @@ a `subtask` field.
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jeval.cache import GenerationCache
 from jeval.errors import JevalError
-from jeval.tasks.japanese_leaderboard.bridge import JevalLM
-from jeval.tasks.japanese_leaderboard.evaluate import (_number, _plain, fold_samples, make_scorer, run_lm_eval,
-                                                       shared_limit)
-from jeval.tasks.japanese_leaderboard.render import lm_eval_version
+from jeval.models.model import CAPABLE
+from jeval.task import Harness, HarnessContext, HarnessTask, PlannedTask, TaskArg, TaskOutcome, TaskSpec
+from jeval.tasks.japanese_leaderboard.version import lm_eval_version
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +79,8 @@ def load_tasks(manager: Any, name: str) -> dict[str, Any]:
 
 def _metrics(found: dict[str, Any]) -> dict[str, Any]:
     """lm-eval's `metric,filter` keys, stderr after the values."""
+    from jeval.tasks.japanese_leaderboard.evaluate import _number
+
     keys = [k for k in found if "," in k]
     ordered = [k for k in keys if "_stderr" not in k] + [k for k in keys if "_stderr" in k]
     return {k: _number(found[k]) for k in ordered}
@@ -97,29 +97,43 @@ def _fingerprint(hashes: dict[str, Any], members: list[str]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-class AnyTaskEvaluator:
+def _refusal(context: HarnessContext, task: str) -> JevalError | None:
+    """The error for log-likelihood requests the model cannot give (known only once lm-eval has
+    loaded the task), or None where it can or may."""
+    if "loglikelihood" in context.model.capabilities:
+        return None
+    return JevalError(f"{task} need log-likelihoods, which the {context.model.identity.engine} engine cannot give; "
+                      f"use {CAPABLE}")
+
+
+class AnyTaskHarness(Harness):
     """The planned `lm-eval:` tasks of a run, one `simple_evaluate` call each (lm-eval refuses a
     task that is asked for twice, alone and in a group); answers are shared through the cache."""
 
-    async def evaluate(self, planned: list[Any], backend: Any, cache: GenerationCache, config: Any
-                       ) -> dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]:
-        names = [p.task.lm_eval_name for p in planned]
+    name = "lm-eval/any"
+
+    async def evaluate(self, planned: list[PlannedTask], context: HarnessContext) -> dict[str, TaskOutcome]:
+        import asyncio
+
+        from jeval.tasks.japanese_leaderboard.bridge import JevalLM
+        from jeval.tasks.japanese_leaderboard.evaluate import asked_shots, run_lm_eval, shared_limit
+
+        tasks = [p.task for p in planned if isinstance(p.task, AnyLmEvalTask)]
+        names = [t.lm_eval_name for t in tasks]
         limit = shared_limit(planned)
-        manager = await asyncio.to_thread(open_manager, names, tuple(config.lm_eval_include))
+        include = tuple(str(f) for p in planned for f in p.args.get("include", ()))
+        manager = await asyncio.to_thread(open_manager, names, tuple(dict.fromkeys(include)))
         loaded = {}
         for name in names:
             loaded[name] = await asyncio.to_thread(load_tasks, manager, name)
-        try:
-            scorer, refusal = make_scorer(backend, [p.task.name for p in planned]), None
-        except JevalError as e:
-            scorer, refusal = None, e
         folded = {}
-        for p in planned:
-            name = p.task.lm_eval_name
-            lm = JevalLM(backend.generator, backend.fingerprint, cache, asyncio.get_running_loop(), scorer,
-                         [p.task.name], refusal)
-            out = await run_lm_eval(lm, _roots(name, loaded[name]), manager, limit, config.shots)
-            folded[p.task.name] = fold_run(p, name, list(loaded[name]["tasks"]), out, lm.counts)
+        for p, task in zip(planned, tasks, strict=True):
+            name = task.lm_eval_name
+            label = task.spec.name
+            lm = JevalLM(context.model, context.executor, asyncio.get_running_loop(), [label],
+                         lambda request, label=label: label, _refusal(context, label))
+            out = await run_lm_eval(lm, _roots(name, loaded[name]), manager, limit, asked_shots(planned))
+            folded[label] = fold_run(p, name, list(loaded[name]["tasks"]), out, lm.counts)
         return folded
 
 
@@ -132,65 +146,66 @@ def _roots(name: str, found: dict[str, Any]) -> list[Any]:
     return list(found["tasks"].values())
 
 
-def fold_run(p: Any, name: str, members: list[str], out: dict[str, Any], counts: dict[str, int]
-             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def fold_run(p: PlannedTask, name: str, members: list[str], out: dict[str, Any], counts: dict[str, int]
+             ) -> TaskOutcome:
+    from jeval.tasks.japanese_leaderboard.evaluate import _plain, fold_samples
+
     samples = []
     for member in members:
         for row in fold_samples(out["samples"].get(member, [])):
             key = f"{member}:{row['key']}" if len(members) > 1 else row["key"]
             samples.append({**row, "key": key, "subtask": member})
     configs = {m: out["configs"].get(m, {}) for m in members}
-    return {
-        "protocol": p.task.protocol,
-        "category": p.task.category,
-        "shots": _shots(out.get("n-shot", {}), name, members),
-        "n_samples": sum(out["n-samples"].get(m, {}).get("effective", 0) for m in members),
-        "limit": p.limit,
-        "metrics": _metrics(out["results"].get(name, {})),
-        "subtasks": {m: _metrics(out["results"].get(m, {})) for m in members if m != name},
-        "data_fingerprint": _fingerprint(out.get("task_hashes", {}), members),
-        "data_checksums_from_mirror": False,
-        "data_sources": _plain([{"task": m, "dataset_path": c.get("dataset_path"), "dataset_name": c.get("dataset_name"),
-                                 "dataset_kwargs": c.get("dataset_kwargs")} for m, c in configs.items()]),
-        "prompt_fingerprint": hashlib.sha256(json.dumps(_plain(configs), sort_keys=True).encode()).hexdigest(),
-        "decoding": _plain({m: {"output_type": c.get("output_type"), "generation_kwargs": c.get("generation_kwargs")}
-                            for m, c in configs.items()}),
-        "lm_eval": _plain({"version": lm_eval_version(), "task": name,
-                           "task_versions": {m: out.get("versions", {}).get(m) for m in members},
-                           "requests": dict(counts)}),
-    }, samples
+    return TaskOutcome(
+        _metrics(out["results"].get(name, {})),
+        samples,
+        sum(out["n-samples"].get(m, {}).get("effective", 0) for m in members),
+        hashlib.sha256(json.dumps(_plain(configs), sort_keys=True).encode()).hexdigest(),
+        _plain({m: {"output_type": c.get("output_type"), "generation_kwargs": c.get("generation_kwargs")}
+                for m, c in configs.items()}),
+        shots=_shots(out.get("n-shot", {}), name, members),
+        data_fingerprint=_fingerprint(out.get("task_hashes", {}), members),
+        data_sources=_plain([{"task": m, "dataset_path": c.get("dataset_path"), "dataset_name": c.get("dataset_name"),
+                              "dataset_kwargs": c.get("dataset_kwargs")} for m, c in configs.items()]),
+        extra={"subtasks": {m: _metrics(out["results"].get(m, {})) for m in members if m != name},
+               "lm_eval": _plain({"version": lm_eval_version(), "task": name,
+                                  "task_versions": {m: out.get("versions", {}).get(m) for m in members},
+                                  "requests": dict(counts)})},
+    )
 
 
-EVALUATOR = AnyTaskEvaluator()
+HARNESS = AnyTaskHarness()
+
+
+def _folder(text: str) -> Path:
+    folder = Path(text).expanduser()
+    if not folder.is_dir():
+        raise ValueError(f"{text}: not a folder")
+    return folder
+
+
+INCLUDE = TaskArg("include", "a folder of extra lm-eval task configs (lm-eval's --include_path); repeatable",
+                  _folder, repeated=True)
 
 
 @dataclass(frozen=True)
-class AnyLmEvalTask:
+class AnyLmEvalTask(HarnessTask):
     """A task named `lm-eval:<name>` on the command line; lm-eval finds and runs it."""
 
     lm_eval_name: str
-    category: str = "LM-EVAL"
-    sources: tuple = ()
-    default_shots: int = 0
-    evaluator: Any = field(default=EVALUATOR, repr=False, compare=False)
 
     @property
-    def name(self) -> str:
-        return f"{PREFIX}{self.lm_eval_name}"
+    def spec(self) -> TaskSpec:
+        return TaskSpec(f"{PREFIX}{self.lm_eval_name}", "LM-EVAL", f"lm-eval-{lm_eval_version()}/{self.lm_eval_name}",
+                        "lm-eval", default_shots=0, args=(INCLUDE,), prepared=False, column_group="lm-eval")
 
     @property
-    def protocol(self) -> str:
-        return f"lm-eval-{lm_eval_version()}/{self.lm_eval_name}"
+    def harness(self) -> Harness:
+        return HARNESS
 
-    def manifest(self, config: Any) -> dict[str, Any]:
+    def run_inputs(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """No prepared data: lm-eval loads it; the fingerprint comes from lm-eval's document hashes."""
         return {"data_fingerprint": "", "sources": []}
-
-    def convert(self, files: dict[str, Path], out_dir: Path) -> None:
-        raise JevalError(f"{self.name}: lm-eval loads this task's data itself; nothing to prepare")
-
-    def requests(self, task_dir: Path, shots: int):
-        raise JevalError(f"{self.name} is evaluated by lm-eval through `jeval run`, not request by request")
 
 
 def any_task(name: str) -> AnyLmEvalTask:

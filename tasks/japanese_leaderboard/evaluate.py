@@ -1,5 +1,5 @@
-"""Run planned lm-eval tasks with `lm_eval.simple_evaluate` on jeval's backend and cache, and fold
-lm-eval's results and per-sample logs into jeval's results.json and samples rows."""
+"""Run planned lm-eval tasks with `lm_eval.simple_evaluate` on the run's model and executor, and
+fold lm-eval's results and per-sample logs into jeval's task outcomes."""
 
 from __future__ import annotations
 
@@ -7,37 +7,14 @@ import asyncio
 import json
 import logging
 import math
-from pathlib import Path
 from typing import Any
 
-from jeval.cache import GenerationCache
 from jeval.errors import JevalError
-from jeval.tasks.japanese_leaderboard.bridge import JevalLM, LocalScorer, ServedScorer, cannot_score
+from jeval.task import Harness, HarnessContext, PlannedTask, TaskOutcome
 from jeval.tasks.japanese_leaderboard.diagnostics import number_diagnostics
 from jeval.tasks.japanese_leaderboard.render import lm_eval_version, render_all, render_folder
 
 log = logging.getLogger(__name__)
-
-
-def _checkpoint_of(backend: Any) -> Path | None:
-    path = Path(backend.model_id)
-    return path if (path / "config.json").is_file() else None
-
-
-def make_scorer(backend: Any, ll_tasks: list[str]):
-    """The log-likelihood source for this backend, or a JevalError naming the backends that have one."""
-    if not ll_tasks:
-        return None
-    info = backend.info
-    if info.get("kind") == "local":
-        return LocalScorer(backend.generator)
-    if info.get("kind") == "server" and info.get("engine") != "vllm":
-        raise cannot_score(ll_tasks, f"`{info.get('engine')} serve` cannot give (it ignores `logprobs` and `echo`)")
-    checkpoint = _checkpoint_of(backend)
-    if checkpoint is None:
-        raise cannot_score(ll_tasks, f"jeval cannot ask of {backend.model_id!r} without its tokenizer "
-                                     "(pass --model-id as the checkpoint folder the server serves)")
-    return ServedScorer(backend.generator, checkpoint, ll_tasks)
 
 
 def _number(value: Any) -> Any:
@@ -71,15 +48,21 @@ def fold_samples(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def shared_limit(planned: list[Any]) -> int | None:
+def shared_limit(planned: list[PlannedTask]) -> int | None:
     limits = {p.limit for p in planned}
-    shots = {p.shots for p in planned if p.shots != p.task.default_shots}
+    shots = {p.shots for p in planned if p.shots != p.task.spec.default_shots}
     if len(limits) > 1 or len(shots) > 1:
         raise JevalError("lm-eval tasks of one run share one --limit and one --shots")
     return limits.pop()
 
 
-async def run_lm_eval(lm: JevalLM, tasks: list[Any], manager: Any, limit: int | None, shots: int | None
+def asked_shots(planned: list[PlannedTask]) -> int | None:
+    """The --shots given for these tasks (None: each task's own few-shot count)."""
+    asked = {p.shots for p in planned if p.shots != p.task.spec.default_shots}
+    return asked.pop() if asked else None
+
+
+async def run_lm_eval(lm: Any, tasks: list[Any], manager: Any, limit: int | None, shots: int | None
                       ) -> dict[str, Any]:
     """`lm_eval.simple_evaluate` on jeval's model interface, off the event loop (the interface
     sends its requests back onto the loop)."""
@@ -91,53 +74,48 @@ async def run_lm_eval(lm: JevalLM, tasks: list[Any], manager: Any, limit: int | 
     )
     if out is None:
         raise JevalError("lm-eval returned no results")
-    return out
+    return dict(out)
 
 
-class LmEvalEvaluator:
-    """Evaluates every planned task of this family in one `simple_evaluate` call."""
+class LmEvalHarness(Harness):
+    """Evaluates every planned japanese_leaderboard task of a run in one `simple_evaluate` call."""
 
-    async def evaluate(self, planned: list[Any], backend: Any, cache: GenerationCache, config: Any
-                       ) -> dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]:
+    name = "lm-eval/japanese_leaderboard"
+
+    async def evaluate(self, planned: list[PlannedTask], context: HarnessContext) -> dict[str, TaskOutcome]:
         from lm_eval.tasks import TaskManager
 
-        names = [p.task.name for p in planned]
-        ll_tasks = [p.task.name for p in planned if p.task.loglikelihood]
-        scorer = make_scorer(backend, ll_tasks)
-        folder = render_folder(config.data_dir)
-        rendered = render_all(config.data_dir)
+        from jeval.tasks.japanese_leaderboard.bridge import JevalLM
+        from jeval.tasks.japanese_leaderboard.tasks import LmEvalTask
+
+        tasks = [p.task for p in planned if isinstance(p.task, LmEvalTask)]
+        names = [t.spec.name for t in tasks]
+        ll_tasks = [t.spec.name for t in tasks if t.loglikelihood]
+        folder = render_folder(context.data_dir)
+        rendered = render_all(context.data_dir)
         limit = shared_limit(planned)
-        lm = JevalLM(backend.generator, backend.fingerprint, cache, asyncio.get_running_loop(), scorer, ll_tasks)
+        lm = JevalLM(context.model, context.executor, asyncio.get_running_loop(), ll_tasks,
+                     lambda request: str(getattr(request, "task_name", "") or ""))
         manager = TaskManager(include_path=str(folder), include_defaults=False)
-        out = await run_lm_eval(lm, names, manager, limit, config.shots)
+        out = await run_lm_eval(lm, names, manager, limit, asked_shots(planned))
         folded = {}
-        for p in planned:
-            name = p.task.name
-            r = rendered[name]
+        for p, task in zip(planned, tasks, strict=True):
+            name = task.spec.name
             task_config = out["configs"].get(name, {})
-            metrics = fold_metrics(out["results"][name], p.task.primary)
+            metrics = fold_metrics(out["results"][name], task.primary)
             rows = fold_samples(out["samples"][name])
-            if p.task.number_answer_filter is not None:
-                diagnostics, rows = number_diagnostics(rows, p.task.number_answer_filter)
+            if task.number_answer_filter is not None:
+                diagnostics, rows = number_diagnostics(rows, task.number_answer_filter)
                 metrics.update(diagnostics)
-            folded[name] = ({
-                "protocol": p.task.protocol,
-                "category": p.task.category,
-                "shots": out.get("n-shot", {}).get(name, p.shots),
-                "n_samples": out["n-samples"][name]["effective"],
-                "limit": p.limit,
-                "metrics": metrics,
-                "data_fingerprint": p.manifest["data_fingerprint"],
-                "data_checksums_from_mirror": p.manifest.get("checksums_from_mirror", False),
-                "data_sources": p.manifest.get("sources", []),
-                "prompt_fingerprint": r.prompt_fingerprint,
-                "decoding": _plain({"output_type": task_config.get("output_type"),
-                                    "generation_kwargs": task_config.get("generation_kwargs"),
-                                    "max_gen_toks_default": 256}),
-                "lm_eval": _plain({"version": lm_eval_version(), "task_version": out.get("versions", {}).get(name),
-                                   "config_file": str(folder / f"{name}.yaml"), "requests": dict(lm.counts)}),
-            }, rows)
+            folded[name] = TaskOutcome(
+                metrics, rows, out["n-samples"][name]["effective"], rendered[name].prompt_fingerprint,
+                _plain({"output_type": task_config.get("output_type"),
+                        "generation_kwargs": task_config.get("generation_kwargs"), "max_gen_toks_default": 256}),
+                shots=out.get("n-shot", {}).get(name, p.shots),
+                extra={"lm_eval": _plain({"version": lm_eval_version(),
+                                          "task_version": out.get("versions", {}).get(name),
+                                          "config_file": str(folder / f"{name}.yaml"), "requests": dict(lm.counts)})})
         return folded
 
 
-EVALUATOR = LmEvalEvaluator()
+HARNESS = LmEvalHarness()

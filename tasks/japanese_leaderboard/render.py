@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from importlib.metadata import version
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -23,14 +22,11 @@ import yaml
 
 from jeval.errors import JevalError
 from jeval.io import atomic_write_text
+from jeval.tasks.japanese_leaderboard.version import lm_eval_version
 
 OVERLAYS = Path(str(files("jeval.tasks.japanese_leaderboard") / "lm_eval_tasks"))
 UPSTREAM_PREFIX = "lm_eval:"
 FOLDER = "lm-eval-tasks"
-
-
-def lm_eval_version() -> str:
-    return version("lm_eval")
 
 
 def lm_eval_tasks_root() -> Path:

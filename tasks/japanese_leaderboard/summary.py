@@ -3,14 +3,17 @@ exact_match or ROUGE-2 F, all on a 0-1 scale) over the tasks of the suite that r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
-from jeval.tasks.japanese_leaderboard.render import lm_eval_version
+from jeval.task import ColumnValue, Suite, finite
+from jeval.tasks.japanese_leaderboard.version import lm_eval_version
+
+PARTIAL_MEAN = "mean over the suite's tasks that ran only"
 
 
-def suite_summary(name: str, members: tuple[str, ...]) -> Callable[[dict[str, dict[str, Any]]], dict[str, Any] | None]:
-    def summarize(tasks: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+def suite(name: str, label: str, members: tuple[str, ...]) -> Suite:
+    def summarize(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
         scores = {}
         for task in members:
             if task in tasks:
@@ -24,4 +27,10 @@ def suite_summary(name: str, members: tuple[str, ...]) -> Callable[[dict[str, di
                 "tasks_missing": [t for t in members if t not in scores],
                 "definition": "unweighted mean of each task's first metric over the tasks that ran"}
 
-    return summarize
+    def columns(summary: Mapping[str, Any], tasks: Mapping[str, Mapping[str, Any]]) -> list[ColumnValue]:
+        missing = list(summary.get("tasks_missing") or [])
+        notes = ((f"{label}: {PARTIAL_MEAN}", "lacks " + ", ".join(missing)),) if missing else ()
+        return [ColumnValue(label, name, finite(summary.get("AVG")), order=90,
+                            tasks=tuple(t for t in summary.get("categories", {}) if t in tasks), notes=notes)]
+
+    return Suite(name, members, summarize, columns)

@@ -4,16 +4,14 @@ built, and which lm-eval config (`lm_eval_tasks/<name>.yaml`) evaluates them."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jeval.errors import JevalError
 from jeval.io import atomic_write_jsonl
-from jeval.task import Source
+from jeval.task import Capability, Harness, HarnessTask, Source, TaskSpec
 from jeval.tasks.japanese_leaderboard import convert
-from jeval.tasks.japanese_leaderboard.evaluate import EVALUATOR
-from jeval.tasks.japanese_leaderboard.render import lm_eval_version
+from jeval.tasks.japanese_leaderboard.version import lm_eval_version
 
 JGLUE = "https://raw.githubusercontent.com/yahoojapan/JGLUE"
 JGLUE_COMMIT = "c35b43c73056f6898837de0dcc5ba11cc7dc3ecc"
@@ -52,16 +50,31 @@ SOURCES = {
     "xlsum_test": Source(f"{XLSUM}/test.csv", "", "CC BY-NC-SA 4.0"),
     "mgsm_test": Source(f"{MGSM}/mgsm_ja.tsv", "59a2b50debe77981fd784cb3b2bef1505e3abf2a37116dc9d7a366ab029b4637",
                         "CC BY 4.0"),
-    "mgsm_exemplars": Source(f"{MGSM}/exemplars.py", "", "CC BY 4.0"),
+    "mgsm_exemplars": Source(f"{MGSM}/exemplars.py", "", "CC BY 4.0", defines_prompt=True),
     "xwinograd_test": Source(f"{XWINOGRAD}/test.jsonl", "", "CC BY 4.0"),
 }
 
 Split = tuple[str, Callable[[Path], list[dict[str, Any]]]]
 
 
+# Each task's leaderboard column: task name -> (group, label).
+COLUMNS = {
+    "jl_jcommonsenseqa": ("jglue", "JCommonsenseQA"),
+    "jl_jnli": ("jglue", "JNLI"),
+    "jl_marc_ja": ("jglue", "MARC-ja"),
+    "jl_jsquad": ("jglue", "JSQuAD"),
+    "jl_mgsm": ("mgsm", "MGSM"),
+    "jl_mgsm_direct": ("mgsm", "MGSM direct"),
+    "jl_mgsm_native_cot": ("mgsm", "MGSM native CoT"),
+    "jl_xlsum": ("xlsum", "XL-Sum"),
+    "jl_jaqket_v2": ("ja_leaderboard", "JAQKET v2"),
+    "jl_xwinograd": ("ja_leaderboard", "XWinograd"),
+}
+
+
 @dataclass(frozen=True)
-class LmEvalTask:
-    """A task evaluated by lm-eval through jeval's runner (`evaluator`), on files jeval prepares.
+class LmEvalTask(HarnessTask):
+    """A task evaluated by lm-eval through jeval's runner, on files jeval prepares.
 
     `splits` maps each prepared split to the source it is built from and its converter;
     `primary` is the lm-eval metric key reported first (and used in summaries)."""
@@ -73,25 +86,30 @@ class LmEvalTask:
     primary: str
     loglikelihood: bool
     family: str = "japanese_leaderboard"
-    evaluator: Any = field(default=EVALUATOR, repr=False, compare=False)
     number_answer_filter: str | None = None
     """For tasks whose answer is a number: the lm-eval filter of the strict reading, whose samples
     get answer-format diagnostics (diagnostics.py)."""
 
     @property
-    def protocol(self) -> str:
-        return f"lm-eval-{lm_eval_version()}/{self.family}"
+    def spec(self) -> TaskSpec:
+        group, label = COLUMNS[self.name]
+        needs: frozenset[Capability] = frozenset({"generate", "loglikelihood"} if self.loglikelihood else {"generate"})
+        return TaskSpec(self.name, self.category, f"lm-eval-{lm_eval_version()}/{self.family}", "japanese_leaderboard",
+                        default_shots=self.default_shots, needs=needs, primary_metric=self.primary, label=label,
+                        column_group=group, column_order=list(COLUMNS).index(self.name))
 
     @property
+    def harness(self) -> Harness:
+        from jeval.tasks.japanese_leaderboard.evaluate import HARNESS
+
+        return HARNESS
+
     def sources(self) -> tuple[Source, ...]:
         return tuple(dict.fromkeys(SOURCES[key] for key, _ in self.splits.values()))
 
     def convert(self, files: dict[str, Path], out_dir: Path) -> None:
         for split, (key, read) in self.splits.items():
             atomic_write_jsonl(out_dir / f"{split}.jsonl", read(files[SOURCES[key].url]))
-
-    def requests(self, task_dir: Path, shots: int):
-        raise JevalError(f"{self.name} is evaluated by lm-eval through `jeval run`, not request by request")
 
 
 def _mgsm(name: str, shots: int, primary: str, family: str) -> LmEvalTask:
@@ -101,7 +119,7 @@ def _mgsm(name: str, shots: int, primary: str, family: str) -> LmEvalTask:
                       number_answer_filter=strict)
 
 
-TASKS = [
+TASKS = (
     LmEvalTask("jl_jcommonsenseqa", "MC", 3, {"train": ("jcqa_train", convert.jcommonsenseqa),
                                               "validation": ("jcqa_valid", convert.jcommonsenseqa)}, "acc,none", True),
     LmEvalTask("jl_jnli", "NLI", 3, {"train": ("jnli_train", convert.jnli),
@@ -119,7 +137,7 @@ TASKS = [
     _mgsm("jl_mgsm_direct", 0, "exact_match,flexible-extract", "mgsm_direct"),
     _mgsm("jl_mgsm_native_cot", 0, "exact_match,flexible-extract", "mgsm_cot_native"),
     LmEvalTask("jl_xwinograd", "MC", 0, {"test": ("xwinograd_test", convert.xwinograd)}, "acc,none", True),
-]
+)
 
 JGLUE_TASKS = ("jl_jcommonsenseqa", "jl_jnli", "jl_marc_ja", "jl_jsquad")
 LEADERBOARD_TASKS = ("jl_jaqket_v2", "jl_jcommonsenseqa", "jl_jnli", "jl_jsquad", "jl_marc_ja", "jl_mgsm",

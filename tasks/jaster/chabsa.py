@@ -75,7 +75,8 @@ def build_splits(files: dict[str, Path]) -> Splits:
     examples = [e for name, data in documents for e in _sentence_examples(f"{path}:{name}", data)]
     random.Random(SEED).shuffle(examples)
     n = len(examples)
-    return {"train": examples[:int(n * 0.8)], "dev": examples[int(n * 0.8):int(n * 0.9)], "test": examples[int(n * 0.9):]}
+    return {"train": examples[:int(n * 0.8)], "dev": examples[int(n * 0.8):int(n * 0.9)],
+            "test": examples[int(n * 0.9):]}
 
 
 TASKS = [JasterTask(name="chabsa", category="EL", module="chabsa", raw_sources=(ZIP,), build_splits=build_splits,

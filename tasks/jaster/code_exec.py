@@ -26,6 +26,7 @@ crash, killed by a limit, `os._exit`) is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -110,10 +111,8 @@ def can_drop_privileges() -> bool:
 
 
 def _kill_session(proc: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def run_one(code: str, tests: Sequence[str], config: CodeExecConfig = CodeExecConfig()) -> Outcome:

@@ -16,7 +16,6 @@ from pathlib import Path
 from jeval.errors import JevalError
 from jeval.io import read_json
 from jeval.task import Source
-
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, official_dev_as_test
 
 COMMIT = "fed5024f4f39f02727e699cb7ccb67935a779a5a"

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from jeval.errors import JevalError
 from jeval.task import Source
-
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
 from jeval.tasks.jaster.upstream import processor_source
 
@@ -96,10 +95,12 @@ def read_subject_order(path: Path) -> list[str]:
     except (SyntaxError, UnicodeDecodeError) as e:
         raise JevalError(f"{path}: not a readable Python source file ({e})") from None
     for stmt in module.body:
-        target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else getattr(stmt, "target", None)
-        if isinstance(target, ast.Name) and target.id == "FILENAMES" and getattr(stmt, "value", None) is not None:
+        target = (stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                  else getattr(stmt, "target", None))
+        value = getattr(stmt, "value", None)
+        if isinstance(target, ast.Name) and target.id == "FILENAMES" and value is not None:
             try:
-                names = ast.literal_eval(stmt.value)
+                names = ast.literal_eval(value)
             except ValueError:
                 names = None
             if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):

@@ -93,7 +93,8 @@ def read_problems(path: Path) -> list[Example]:
         premises = problem.findall("p")
         hypotheses = problem.findall("h")
         if not premises or len(hypotheses) != 1:
-            raise JevalError(f"{where}: expected one or more <p> and one <h>, found {len(premises)} and {len(hypotheses)}")
+            raise JevalError(f"{where}: expected one or more <p> and one <h>, "
+                             f"found {len(premises)} and {len(hypotheses)}")
         premise = "".join(_script(p, where) for p in premises)
         examples.append(Example(premise_hypothesis(premise, _script(hypotheses[0], where)), answer))
     return examples

@@ -37,4 +37,5 @@ def build_splits(files: dict[str, Path]) -> Splits:
 
 
 TASKS = [JasterTask(name="jsick", category="NLI", module="jsick", raw_sources=(TRAIN, TEST),
-                    build_splits=build_splits, licence_note="JSICK's README says CC BY 4.0, its LICENSE file CC BY-SA 4.0")]
+                    build_splits=build_splits,
+                    licence_note="JSICK's README says CC BY 4.0, its LICENSE file CC BY-SA 4.0")]

@@ -16,7 +16,6 @@ from typing import Any
 from jeval.errors import JevalError
 from jeval.io import read_json
 from jeval.task import Source
-
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, official_dev_as_test
 
 BASE = "https://raw.githubusercontent.com/yahoojapan/JGLUE/v1.1.0/datasets/jsquad-v1.1"

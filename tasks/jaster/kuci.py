@@ -48,7 +48,9 @@ def read_examples(path: Path) -> list[Example]:
 
 
 def build_splits(files: dict[str, Path]) -> Splits:
-    return {split: read_examples(files[source.url]) for split, source in (("train", TRAIN), ("dev", DEV), ("test", TEST))}
+    return {split: read_examples(files[source.url])
+            for split, source in (("train", TRAIN), ("dev", DEV), ("test", TEST))}
 
 
-TASKS = [JasterTask(name="kuci", category="MC", module="kuci", raw_sources=(TRAIN, DEV, TEST), build_splits=build_splits)]
+TASKS = [JasterTask(name="kuci", category="MC", module="kuci", raw_sources=(TRAIN, DEV, TEST),
+                    build_splits=build_splits)]

@@ -48,8 +48,8 @@ def read_problems(path: Path) -> list[Example]:
 def build_splits(files: dict[str, Path]) -> Splits:
     path = files[FILE.url]
     problems = read_problems(path)
-    if len(problems) <= POSITIONS["dev"][1]:
-        raise JevalError(f"{path}: {len(problems)} problems; MBPP's split needs more than {POSITIONS['dev'][1]} "
+    if len(problems) <= POSITIONS["train"][0]:
+        raise JevalError(f"{path}: {len(problems)} problems; MBPP's split needs more than {POSITIONS['train'][0]} "
                          "(not the full mbpp-ja file)")
     splits: Splits = {}
     for split, (start, end) in POSITIONS.items():

@@ -79,11 +79,11 @@ class Metric(ABC):
 class ExactMatch(Metric):
     """utils.py "exact_match": sklearn's accuracy_score(y_trues, y_preds), string equality."""
 
-    def samples(self, preds, trues, sources=None) -> Values:
+    def samples(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> Values:
         _check_lengths(preds, trues)
         return [1.0 if p == t else 0.0 for p, t in zip(preds, trues)]
 
-    def corpus(self, preds, trues, sources=None) -> float:
+    def corpus(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> float:
         _check_lengths(preds, trues)
         if not preds:
             raise JevalError(f"{self.name}: no samples to score")
@@ -103,7 +103,8 @@ def _token_sort_keys(texts: Sequence[str]) -> list[str]:
     touches, so one pass of each and one `lower` cover the whole batch."""
     distinct = list(dict.fromkeys(texts))
     if any("\x00" in t for t in distinct):
-        cleaned = [_NON_WORD_EXCEPT_NUL.sub(" ", _LATIN1_HIGH.sub("", t)).replace("\x00", " ").lower() for t in distinct]
+        cleaned = [_NON_WORD_EXCEPT_NUL.sub(" ", _LATIN1_HIGH.sub("", t)).replace("\x00", " ").lower()
+                   for t in distinct]
     else:
         joined = _LATIN1_HIGH.sub("", "\x00".join(distinct))
         cleaned = _NON_WORD_EXCEPT_NUL.sub(" ", joined).lower().split("\x00")
@@ -123,7 +124,7 @@ class CharF1(Metric):
 
     workers: int = 1
 
-    def samples(self, preds, trues, sources=None) -> Values:
+    def samples(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> Values:
         from rapidfuzz import fuzz, process
 
         _check_lengths(preds, trues)
@@ -131,7 +132,7 @@ class CharF1(Metric):
             return []
         a, b = _token_sort_keys(preds), _token_sort_keys(trues)
         ratios = process.cpdist(a, b, scorer=fuzz.ratio, dtype=np.float64, workers=self.workers)
-        return [1.0 if x == y else 0.0 if not x or not y else int(round(r)) / 100.0
+        return [1.0 if x == y else 0.0 if not x or not y else round(r) / 100.0
                 for x, y, r in zip(a, b, ratios.tolist())]
 
 
@@ -141,7 +142,7 @@ class SetF1(Metric):
     reference (stripped, duplicates kept). Precision = hits / distinct predicted lines; recall =
     the same hits / reference lines, duplicates counted; F1 = 2PR/(P+R), 0 when P+R = 0."""
 
-    def samples(self, preds, trues, sources=None) -> Values:
+    def samples(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> Values:
         _check_lengths(preds, trues)
         out: Values = []
         for pred, true in zip(preds, trues):
@@ -184,11 +185,11 @@ class Correlation(Metric):
     method: str = "pearson"
     corpus_level: bool = True
 
-    def samples(self, preds, trues, sources=None) -> Values:
+    def samples(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> Values:
         _check_lengths(preds, trues)
         return [None] * len(preds)
 
-    def corpus(self, preds, trues, sources=None) -> float:
+    def corpus(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> float:
         from scipy import stats
 
         _check_lengths(preds, trues)
@@ -220,7 +221,7 @@ class Bleu(Metric):
 
         return BLEU(effective_order=True, trg_lang=self.lang)
 
-    def samples(self, preds, trues, sources=None) -> Values:
+    def samples(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> Values:
         _check_lengths(preds, trues)
         out: Values = []
         for pred, true in zip(preds, trues):
@@ -301,13 +302,13 @@ class Rouge(Metric):
 
         return RougeScorer(rouge_types=[self.rouge_type], tokenizer=_MecabWords())
 
-    def samples(self, preds, trues, sources=None) -> Values:
+    def samples(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> Values:
         _check_lengths(preds, trues)
         scorer = self._scorer
         return [scorer.score(add_sentence_breaks(t), add_sentence_breaks(p))[self.rouge_type].fmeasure * 100
                 for p, t in zip(preds, trues)]
 
-    def corpus(self, preds, trues, sources=None) -> float:
+    def corpus(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> float:
         values = self.samples(preds, trues)
         if not values:
             raise JevalError(f"{self.name}: no samples to score")
@@ -346,7 +347,7 @@ class CometWmt22(Metric):
             if not path:
                 path = comet.download_model(COMET_MODEL)
             model = comet.load_from_checkpoint(path)
-        except Exception as e:  # noqa: BLE001 - any failure to obtain the model makes the metric unavailable
+        except Exception as e:  # any failure to obtain the model makes the metric unavailable
             raise MetricUnavailable(f"comet_wmt22: cannot load {COMET_MODEL} ({type(e).__name__}: {e}); "
                                     f"set {COMET_MODEL_ENV} to a downloaded checkpoint (checkpoints/model.ckpt)") from e
         self._cache["model"] = model
@@ -359,10 +360,10 @@ class CometWmt22(Metric):
         data = [{"src": s, "mt": p, "ref": t} for s, p, t in zip(sources, preds, trues)]
         return self._model().predict(data, gpus=0)
 
-    def samples(self, preds, trues, sources=None) -> Values:
+    def samples(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> Values:
         return [float(s) for s in self._predict(preds, trues, sources).scores]
 
-    def corpus(self, preds, trues, sources=None) -> float:
+    def corpus(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> float:
         return float(self._predict(preds, trues, sources).system_score)
 
 
@@ -387,7 +388,7 @@ class CodeExec(Metric):
 
     config: CodeExecConfig = field(default_factory=CodeExecConfig)
 
-    def samples(self, preds, trues, sources=None) -> Values:
+    def samples(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> Values:
         _check_lengths(preds, trues)
         items = [(p, parse_test_cases(t)) for p, t in zip(preds, trues)]
         return [1.0 if o.passed else 0.0 for o in run_batch(items, self.config)]
@@ -402,7 +403,7 @@ class PylintCheck(Metric):
 
     timeout_s: float = 60.0
 
-    def samples(self, preds, trues, sources=None) -> Values:
+    def samples(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> Values:
         import importlib.util
         import subprocess
         import sys

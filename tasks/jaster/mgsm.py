@@ -18,7 +18,6 @@ from pathlib import Path
 
 from jeval.errors import JevalError
 from jeval.task import Source
-
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
 
 COMMIT = "452a21ad3dae5668c06ceeac21ff073e1e40f9be"

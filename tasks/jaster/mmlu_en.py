@@ -22,7 +22,6 @@ from pathlib import Path
 
 from jeval.errors import JevalError
 from jeval.task import Source
-
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
 
 ARCHIVE = Source("https://people.eecs.berkeley.edu/~hendrycks/data.tar", "", "MIT (hendrycks/test)")
@@ -62,7 +61,9 @@ def build_splits(files: dict[str, Path]) -> Splits:
                 parts = member.name.split("/")
                 if member.isfile() and len(parts) == 3 and parts[0] == "data" and parts[1] in by_folder \
                         and parts[2].endswith(".csv"):
-                    by_folder[parts[1]][parts[2]] = tar.extractfile(member).read()
+                    extracted = tar.extractfile(member)
+                    if extracted is not None:
+                        by_folder[parts[1]][parts[2]] = extracted.read()
     except (tarfile.TarError, OSError) as e:
         raise JevalError(f"{path}: not a readable tar archive ({e})") from None
     splits: Splits = {}

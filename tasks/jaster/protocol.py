@@ -16,14 +16,15 @@ import random
 import re
 import shutil
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jeval.errors import JevalError
 from jeval.io import atomic_write_json, read_json
-from jeval.task import Request, Source, TaskRequests
+from jeval.task import (ColumnValue, GenerationTask, ImportsPreprocessed, Request, Source, TaskInputs, TaskRequests,
+                        TaskSpec, diagnostic_columns)
 from jeval.tasks.jaster.diagnostics import label_set, lenient_answer
 from jeval.tasks.jaster.upstream import UTILS, OutputInfo, processor_source, read_output_info, read_prompt_header
 from jeval.tasks.numeric_answer import canonical_number, lenient_number
@@ -156,7 +157,7 @@ def locate_preprocessed(jaster_dir: Path) -> Path:
 
 
 @dataclass(frozen=True)
-class JasterTask:
+class JasterTask(GenerationTask, ImportsPreprocessed):
     """One Jaster dataset.
 
     `raw_sources` and `build_splits` convert upstream files into train/dev/test; a dataset without
@@ -177,17 +178,20 @@ class JasterTask:
     """Answers are numbers: numeric answer-format diagnostics instead of a label set."""
 
     @property
+    def spec(self) -> TaskSpec:
+        return TaskSpec(self.name, self.category, self.protocol, "jaster", default_shots=self.default_shots,
+                        default_limit=self.default_limit, variants=VARIANTS)
+
+    @property
     def processor(self) -> Source:
         return processor_source(self.module)
 
-    @property
     def sources(self) -> tuple[Source, ...]:
         """Without a converter nothing is downloaded: `convert` says how to prepare the dataset."""
         if self.build_splits is None:
             return ()
         return (*self.raw_sources, self.processor, UTILS)
 
-    @property
     def preprocessed_sources(self) -> tuple[Source, ...]:
         """What is still downloaded when the splits come from llm-jp-eval's own files: the frame."""
         return (UTILS,)
@@ -205,9 +209,9 @@ class JasterTask:
             write_split(out_dir / f"{split}.json", info, splits[split])
         self._write_frame(files, out_dir)
 
-    def import_preprocessed(self, jaster_dir: Path, files: dict[str, Path], out_dir: Path) -> None:
+    def import_preprocessed(self, folder: Path, files: dict[str, Path], out_dir: Path) -> None:
         """Take llm-jp-eval's own evaluation files (`<dir>/{train,dev,test}/<name>.json`) as they are."""
-        root = locate_preprocessed(jaster_dir)
+        root = locate_preprocessed(folder)
         for split in SPLITS:
             source = root / split / f"{self.name}.json"
             if not source.exists():
@@ -220,14 +224,16 @@ class JasterTask:
     def _write_frame(self, files: dict[str, Path], out_dir: Path) -> None:
         atomic_write_json(out_dir / FRAME_FILE, {"header": read_prompt_header(files[UTILS.url]), "source": UTILS.url})
 
-    @property
-    def variants(self) -> tuple[str, ...]:
-        return VARIANTS
+    def columns(self, result: Mapping[str, Any]) -> list[ColumnValue]:
+        """A dataset is shown through its suite's category columns; alone, only its answer-format
+        diagnostics (with `--lenient`)."""
+        return diagnostic_columns(self.name, result)
 
-    def requests(self, task_dir: Path, shots: int, variant: str | None = None) -> TaskRequests:
+    def requests(self, inputs: TaskInputs) -> TaskRequests:
         """One request per test item in llm-jp-eval's frame; `variant` sends it through the
         model's chat template instead (`chat`: the whole prompt as one user turn;
         `fewshot-turns`: see build_turns), recorded as protocol `llm-jp-eval-1.4.1/<variant>`."""
+        task_dir, shots, variant = inputs.data_dir, inputs.shots, inputs.variant
         frame = read_json(task_dir / FRAME_FILE)
         if not isinstance(frame, dict) or not isinstance(frame.get("header"), str):
             raise JevalError(f"{task_dir / FRAME_FILE}: expected {{\"header\": text}}; prepare the task again")
@@ -248,7 +254,7 @@ class JasterTask:
         else:
             extra = {"label_set": sorted(labels)} if labels else {}
         requests = []
-        for i, s in enumerate(test["samples"]):
+        for i, s in enumerate(test["samples"][:inputs.limit]):
             prompt = build_prompt(header, instruction, few_shots, s["input"])
             messages: tuple[dict[str, str], ...] = ()
             if variant == "chat":

@@ -11,9 +11,12 @@ import importlib
 import math
 from dataclasses import dataclass, replace
 from statistics import mean
+from collections.abc import Mapping
 from typing import Any
 
 from jeval.errors import JevalError
+from jeval.provenance import base_protocol
+from jeval.task import ColumnValue, Suite, finite
 from jeval.tasks.jaster.protocol import PROTOCOL, JasterTask
 
 
@@ -109,12 +112,13 @@ def _usable(value: Any) -> bool:
     return isinstance(value, int | float) and not math.isnan(value)
 
 
-def summarize(tasks: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+def summarize(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
     """llm-jp-eval's scores over a run: each category the mean of its datasets' standing metrics,
     AVG the mean over the averaged categories with a missing one counting 0; what was missing and
-    why is listed. None when the run had no Jaster dataset under this protocol."""
+    why is listed. None when the run had no Jaster dataset under this protocol (whatever its
+    variant or prompt source: they make the summary's protocol, and several are an error)."""
     ran = {name: t for name, t in tasks.items()
-           if name in BY_NAME and str(t.get("protocol", "")).split("/")[0] == PROTOCOL}
+           if name in BY_NAME and base_protocol(str(t.get("protocol", ""))).split("/")[0] == PROTOCOL}
     if not ran:
         return None
     protocols = sorted({t["protocol"] for t in ran.values()})
@@ -147,3 +151,24 @@ def summarize(tasks: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
         "standing_metric": {m.name: m.metric for m in MEMBERS},
         "missing": missing,
     }
+
+
+ZERO_RULE = "Jaster AVG counts a category with no score as 0, as llm-jp-eval does"
+CATEGORY_ORDER = (*AVERAGED, *REPORTED_ONLY)
+
+
+def columns(summary: Mapping[str, Any], tasks: Mapping[str, Mapping[str, Any]]) -> list[ColumnValue]:
+    """Jaster AVG (noting the categories it counted as 0) and a column per category."""
+    members = tuple(n for n in (summary.get("standing_metric") or {}) if n in tasks)
+    zeroed = list(summary.get("missing_categories_count_as_zero") or [])
+    notes = ((ZERO_RULE, "lacks " + ", ".join(zeroed)),) if zeroed else ()
+    out = [ColumnValue("Jaster AVG", "jaster", finite(summary.get("AVG")), order=0, tasks=members, notes=notes)]
+    categories = summary.get("categories", {})
+    for i, category in enumerate(CATEGORY_ORDER, 1):
+        if category in categories:
+            out.append(ColumnValue(f"Jaster {category}", "jaster", finite(categories[category]), order=i,
+                                   tasks=members))
+    return out
+
+
+SUITE = Suite("jaster", tuple(m.name for m in MEMBERS), summarize, columns)

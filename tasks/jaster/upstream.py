@@ -23,6 +23,7 @@ the prepared manifest.
 from __future__ import annotations
 
 import ast
+import operator
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +34,13 @@ from jeval.task import Source
 TAG = "v1.4.1"
 BASE = f"https://raw.githubusercontent.com/llm-jp/llm-jp-eval/{TAG}/src/llm_jp_eval"
 LICENSE = "Apache-2.0 (llm-jp-eval)"
-UTILS = Source(f"{BASE}/utils.py", "", LICENSE)
+UTILS = Source(f"{BASE}/utils.py", "", LICENSE, defines_prompt=True)
 FRAME_MARKER = "\n\n### 指示:\n"
 
 
 def processor_source(module: str) -> Source:
     """The llm-jp-eval module holding a dataset's processor (`alt` holds alt-e-to-j and alt-j-to-e)."""
-    return Source(f"{BASE}/jaster/{module}.py", "", LICENSE)
+    return Source(f"{BASE}/jaster/{module}.py", "", LICENSE, defines_prompt=True)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def _evaluate(node: ast.expr, scope: _Scope, depth: int = 0) -> object:
         left, right = _evaluate(node.left, scope, depth + 1), _evaluate(node.right, scope, depth + 1)
         if type(left) is not type(right) or not isinstance(left, str | list | tuple | int):
             raise _fail(node, path)
-        return left + right
+        return operator.add(left, right)
     if isinstance(node, ast.List | ast.Tuple):
         items = [_evaluate(e, scope, depth + 1) for e in node.elts]
         return items if isinstance(node, ast.List) else tuple(items)
@@ -147,10 +148,11 @@ def _evaluate(node: ast.expr, scope: _Scope, depth: int = 0) -> object:
                 return getattr(text, func.attr)(chars)
         elif isinstance(func, ast.Attribute) and func.attr == "join" and len(args) == 1:
             separator = _evaluate(func.value, scope, depth + 1)
-            items = _evaluate(args[0], scope, depth + 1)
-            if (isinstance(separator, str) and isinstance(items, list | tuple)
-                    and all(isinstance(i, str) for i in items)):
-                return separator.join(items)
+            sequence = _evaluate(args[0], scope, depth + 1)
+            if isinstance(separator, str) and isinstance(sequence, list | tuple):
+                texts = [i for i in sequence if isinstance(i, str)]
+                if len(texts) == len(sequence):
+                    return separator.join(texts)
         elif isinstance(func, ast.Attribute) and func.attr == "values" and not args:
             target = func.value
             attribute = _class_attribute_name(target, scope)
@@ -170,11 +172,15 @@ def _data_name(cls: ast.ClassDef) -> str | None:
     for stmt in cls.body:
         if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
                 and stmt.targets[0].id == "data_name" and isinstance(stmt.value, ast.Constant)):
-            return stmt.value.value
+            return _text_or_none(stmt.value)
         if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id == "data_name"
                 and isinstance(stmt.value, ast.Constant)):
-            return stmt.value.value
+            return _text_or_none(stmt.value)
     return None
+
+
+def _text_or_none(node: ast.Constant) -> str | None:
+    return node.value if isinstance(node.value, str) else None
 
 
 def _is_output_info_call(node: ast.AST) -> bool:
@@ -266,7 +272,8 @@ def read_output_info(path: Path, data_name: str) -> OutputInfo:
     metrics = _literal(fields["metrics"], path, tuple(scope))
     if not isinstance(instruction, str) or not isinstance(length, int) or not (
             isinstance(metrics, list | tuple) and all(isinstance(m, str) for m in metrics)):
-        raise JevalError(f"{path}: processor {data_name!r} has an instruction, output_length or metrics of the wrong type")
+        raise JevalError(f"{path}: processor {data_name!r} has an instruction, output_length or metrics "
+                         "of the wrong type")
     return OutputInfo(instruction, length, tuple(metrics))
 
 

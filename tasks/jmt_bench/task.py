@@ -23,11 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from collections.abc import Mapping
+
 from jeval.errors import JevalError
 from jeval.io import atomic_write_jsonl
-from jeval.task import Request, Source, TaskRequests
-
-from jeval.tasks.jmt_bench.files import read_judge_prompts, read_questions, read_answers
+from jeval.task import ColumnValue, DialogueTask, Request, Source, TaskInputs, TaskRequests, TaskSpec
+from jeval.tasks.jmt_bench.files import read_answers, read_judge_prompts, read_questions
 from jeval.tasks.jmt_bench.protocols import PROTOCOLS, protocol
 
 COMMIT = "e37eb28ee490480f6f4989274ed47c55f7dfce82"
@@ -52,13 +53,14 @@ def _answer_rows(answers, model_id: str) -> list[dict[str, Any]]:
              "choices": [{"index": 0, "turns": list(a.turns)}]} for a in answers]
 
 
-class JMTBenchTask:
-    name = "jmt_bench"
-    protocol = PROTOCOLS["fastchat"].name
-    category = "MT-Bench"
-    sources = (QUESTIONS, REF_GPT4, REF_GPT4O, JUDGE_JA, JUDGE_EN)
-    default_shots = 0
-    variants = tuple(PROTOCOLS)
+class JMTBenchTask(DialogueTask):
+    @property
+    def spec(self) -> TaskSpec:
+        return TaskSpec("jmt_bench", "MT-Bench", PROTOCOLS["fastchat"].name, "jmt_bench", needs=frozenset({"chat"}),
+                        variants=tuple(PROTOCOLS))
+
+    def sources(self) -> tuple[Source, ...]:
+        return (QUESTIONS, REF_GPT4, REF_GPT4O, JUDGE_JA, JUDGE_EN)
 
     def convert(self, files: dict[str, Path], out_dir: Path) -> None:
         questions = read_questions(files[QUESTIONS.url])
@@ -80,11 +82,11 @@ class JMTBenchTask:
         atomic_write_jsonl(out_dir / "judge_prompts" / "fastchat-en.jsonl",
                            [{**p, "source": JUDGE_EN.url} for p in english])
 
-    def requests(self, task_dir: Path, shots: int, variant: str | None = None) -> TaskRequests:
-        chosen = protocol(variant)
-        questions = read_questions(task_dir / "questions.jsonl")
+    def requests(self, inputs: TaskInputs) -> TaskRequests:
+        chosen = protocol(inputs.variant)
+        questions = read_questions(inputs.data_dir / "questions.jsonl")[:inputs.limit]
         requests = [
-            Request(task=self.name, key=str(q.question_id), prompt=q.turns[0], max_tokens=chosen.max_tokens,
+            Request(task=self.spec.name, key=str(q.question_id), prompt=q.turns[0], max_tokens=chosen.max_tokens,
                     target="", temperature=chosen.temperature(q.category),
                     metadata={"question_id": q.question_id, "category": q.category, "turn": 1,
                               "turns": list(q.turns), "protocol": chosen.name,
@@ -104,7 +106,7 @@ class JMTBenchTask:
                     {"role": "user", "content": turns[turn]})
         answers = [*request.metadata.get("answers", []), output]
         prompt = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
-        return Request(task=self.name, key=request.key, prompt=prompt, max_tokens=request.max_tokens, target="",
+        return Request(task=self.spec.name, key=request.key, prompt=prompt, max_tokens=request.max_tokens, target="",
                        temperature=request.temperature,
                        metadata={**request.metadata, "turn": turn + 1, "answers": answers},
                        messages=messages)
@@ -118,7 +120,11 @@ class JMTBenchTask:
             return {"answered_turns": float("nan")}
         return {"answered_turns": sum(s["answered_turns"] for s in scores) / len(scores)}
 
-    def write_outputs(self, rows: list[dict[str, Any]], run_dir: Path, results: dict[str, Any]) -> None:
+    def columns(self, result: Mapping[str, Any]) -> list[ColumnValue]:
+        """None: answering is not a score; MT-Bench columns come from `jeval judge` results."""
+        return []
+
+    def write_outputs(self, rows: list[dict[str, Any]], run_dir: Path, results: Mapping[str, Any]) -> None:
         """The answers in FastChat's answer format, for `jeval judge` and FastChat's own tools."""
         model = results["model"]
         now = time.time()

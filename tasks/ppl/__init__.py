@@ -1,12 +1,9 @@
 """Perplexity on corpora: token loss, perplexity, bits per character and bits per byte, per corpus
 file and per language, with a sliding window over long documents (`jeval run --tasks ppl
---corpus FILE`). `evaluate_corpus` gives the same figures for a model already in memory."""
+--task-arg ppl.corpus=FILE`, or `--corpus FILE`). `jeval.tasks.ppl.score.evaluate_corpus` gives the
+same figures for a model already in memory."""
 
-from jeval.tasks.ppl.loss import CorpusLoss
-from jeval.tasks.ppl.score import evaluate_corpus
+from jeval.task import Plugin
+from jeval.tasks.ppl.task import PplTask
 
-__all__ = ["CorpusLoss", "evaluate_corpus"]
-
-from jeval.tasks.ppl.task import PplTask  # noqa: E402
-
-TASKS = [PplTask()]
+PLUGIN = Plugin(tasks=(PplTask(),))

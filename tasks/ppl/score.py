@@ -1,42 +1,24 @@
-"""Scoring windows with an in-memory transformers model, and `evaluate_corpus`, the entry point
-for anything that holds a model already (the trainer's evaluation hook, `jeval run --backend local`).
-
-Windows are scored in batches, longest first (so a batch pads little), right-padded: a causal
-model's logits at real positions do not depend on padding that comes after them.
+"""Tokenizing documents into scored windows, and `evaluate_corpus`, the entry point for anything
+that holds a model already (the trainer's evaluation hook). Windows are scored by
+jeval.models.local.score_windows, the same code `jeval run --backend local` uses.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import torch
-from tqdm import tqdm
-
 from jeval.errors import JevalError
+from jeval.models.local import DEFAULT_BATCH_SIZE, score_windows
+from jeval.models.model import Window
 from jeval.tasks.ppl.loss import NOTHING, CorpusLoss
-from jeval.tasks.ppl.windows import Window, check_stride, plan_windows
+from jeval.tasks.ppl.windows import Span, check_stride, plan_windows
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 8
 SANE_TOKENIZER_LIMIT = 10**7
 """Tokenizers without a real limit report a huge `model_max_length`; above this it is ignored."""
-
-
-@dataclass(frozen=True)
-class WindowJob:
-    """One window of one document: the model input and which of its tokens are scored."""
-
-    ids: tuple[int, ...]
-    score_from: int
-    """Index in `ids` of the first scored token."""
-
-    @property
-    def scored(self) -> int:
-        return len(self.ids) - self.score_from
 
 
 def prefix_token(tokenizer: Any) -> int:
@@ -62,37 +44,8 @@ def context_length(model_config: Any, tokenizer: Any, max_length: int | None = N
     return min(limits)
 
 
-def jobs_for(ids: Sequence[int], windows: Iterable[Window]) -> list[WindowJob]:
-    return [WindowJob(tuple(ids[w.start:w.end]), w.first - w.start) for w in windows]
-
-
-@torch.inference_mode()
-def score_jobs(model: Any, jobs: Sequence[WindowJob], batch_size: int = DEFAULT_BATCH_SIZE,
-               progress: bool = False) -> list[float]:
-    """Summed negative log-likelihood (nats) of each job's scored tokens, in the order given."""
-    if batch_size < 1:
-        raise JevalError(f"batch size must be 1 or more, got {batch_size}")
-    device = next(model.parameters()).device
-    order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i].ids))
-    out = [0.0] * len(jobs)
-    bar = tqdm(total=len(jobs), desc="scoring windows", unit="win", leave=False, disable=not progress)
-    for at in range(0, len(order), batch_size):
-        batch = [jobs[i] for i in order[at:at + batch_size]]
-        width = len(batch[0].ids)
-        ids = torch.zeros((len(batch), width), dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, job in enumerate(batch):
-            ids[row, :len(job.ids)] = torch.tensor(job.ids)
-            mask[row, :len(job.ids)] = 1
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-        for row, job in enumerate(batch):
-            predicted = logits[row, job.score_from - 1:len(job.ids) - 1].float()
-            targets = ids[row, job.score_from:len(job.ids)].to(device)
-            nll = torch.nn.functional.cross_entropy(predicted, targets, reduction="sum")
-            out[order[at + row]] = float(nll)
-        bar.update(len(batch))
-    bar.close()
-    return out
+def jobs_for(ids: Sequence[int], windows: Iterable[Span]) -> list[Window]:
+    return [Window(tuple(ids[w.start:w.end]), w.first - w.start) for w in windows]
 
 
 def text_size(text: str) -> tuple[int, int]:
@@ -112,7 +65,7 @@ def evaluate_corpus(model: Any, tokenizer: Any, texts: Iterable[str], *, max_len
     step = length - 1 if stride is None else stride
     check_stride(step, length)
     total = NOTHING
-    jobs: list[WindowJob] = []
+    jobs: list[Window] = []
     for text in texts:
         ids = document_ids(tokenizer, text)
         windows = plan_windows(len(ids), length, step)
@@ -122,7 +75,7 @@ def evaluate_corpus(model: Any, tokenizer: Any, texts: Iterable[str], *, max_len
     was_training = model.training
     model.eval()
     try:
-        nll = sum(score_jobs(model, jobs, batch_size, progress))
+        nll = sum(score_windows(model, jobs, batch_size, progress))
     finally:
         model.train(was_training)
     return CorpusLoss(nll, total.tokens, total.chars, total.bytes, total.documents, total.windows)

@@ -17,7 +17,7 @@ from jeval.errors import JevalError
 
 
 @dataclass(frozen=True)
-class Window:
+class Span:
     """Tokens `[start, end)` go into the model; tokens `[first, end)` are scored (`start < first`)."""
 
     start: int
@@ -40,13 +40,13 @@ def check_stride(stride: int, max_length: int) -> None:
         raise JevalError(f"--stride must be between 1 and {max_length - 1} (the context length minus one), got {stride}")
 
 
-def plan_windows(n_tokens: int, max_length: int, stride: int) -> list[Window]:
+def plan_windows(n_tokens: int, max_length: int, stride: int) -> list[Span]:
     """Windows covering tokens 1..n_tokens-1 of a document of `n_tokens` (prefix token included)."""
     check_stride(stride, max_length)
     windows = []
     first = 1
     while first < n_tokens:
         end = min(max_length if first == 1 else first + stride, n_tokens)
-        windows.append(Window(max(0, end - max_length), first, end))
+        windows.append(Span(max(0, end - max_length), first, end))
         first = end
     return windows

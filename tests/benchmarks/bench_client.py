@@ -100,8 +100,8 @@ def main() -> None:
         return
     if args.checkpoint is None:
         parser.error("give --checkpoint or --base-url")
-    with tempfile.TemporaryDirectory() as logs:
-        with ModelServer(ServeConfig(args.checkpoint, log_dir=Path(logs), extra_args=tuple(args.server_arg))) as server:
+    with tempfile.TemporaryDirectory() as logs, \
+            ModelServer(ServeConfig(args.checkpoint, log_dir=Path(logs), extra_args=tuple(args.server_arg))) as server:
             print(f"server: {server.engine} {server.describe()['engine_version']} at {server.base_url}")
             asyncio.run(bench(server.base_url, server.model_id, checkpoint_fingerprint(args.checkpoint), args))
 

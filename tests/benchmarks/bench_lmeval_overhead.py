@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lmeval_support import OFFLINE, make_mirror  # noqa: E402
+from lmeval_support import OFFLINE, make_mirror
 
 JEVAL = [sys.executable, "-m", "jeval"]
 

@@ -21,8 +21,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from jeval.tasks.ppl import evaluate_corpus
-from jeval.tasks.ppl.score import document_ids
+from jeval.tasks.ppl.score import document_ids, evaluate_corpus
 from jeval.tasks.ppl.windows import plan_windows
 
 EXAMPLES = Path(__file__).parents[2] / "models" / "train" / "examples" / "data"

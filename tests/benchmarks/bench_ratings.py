@@ -2,9 +2,10 @@
 
 jeval's method: battles aggregated into (pair, outcome) cells, every bootstrap round drawn at once
 as a multinomial over the cells, all rounds fitted together by batched Newton on 20x20 win
-matrices, warm-started from the full-data fit. Baseline written for this benchmark: each round resamples the 100k battles one by one
-and refits the per-battle logistic likelihood with scipy's L-BFGS (what a straightforward port of
-the per-round refit does). The baseline runs a few rounds and is extrapolated to 1,000.
+matrices, warm-started from the full-data fit. Baseline written for this benchmark: each round
+resamples the 100k battles one by one and refits the per-battle logistic likelihood with scipy's
+L-BFGS (what a straightforward port of the per-round refit does). The baseline runs a few rounds
+and is extrapolated to 1,000.
 
     python tests/benchmarks/bench_ratings.py [--battles 100000] [--models 20]
 """

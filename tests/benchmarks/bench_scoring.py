@@ -1,13 +1,13 @@
 """Samples scored per second by each Jaster metric, against a straightforward per-sample reference
 implementation (llm-jp-eval's loop: one library call per sample, one BLEU object per sample), on
 synthetic Japanese-like predictions. Both sides run in this process in the same run; the ratio is
-jeval / reference (imports and set-up warmed first), and each row says whether both gave the same dataset score on the samples the
-reference scored.
+jeval / reference (imports and set-up warmed first), and each row says whether both gave the same
+dataset score on the samples the reference scored.
 
 References that are slow (bleu_*: MeCab set up per sample) score
 a prefix of the data; the row shows how many samples each side scored. code_exec uses its own,
-smaller set of programs, and its reference is the same sandbox run one sample at a time; comet_wmt22 is reported unavailable unless unbabel-comet and its model
-are installed.
+smaller set of programs, and its reference is the same sandbox run one sample at a time;
+comet_wmt22 is reported unavailable unless unbabel-comet and its model are installed.
 
     python tests/benchmarks/bench_scoring.py [--n 100000] [--reference-cap 5000] [--code-n 64]
 """
@@ -85,7 +85,7 @@ def number_pairs(n: int, seed: int = 2) -> tuple[list[str], list[str]]:
 def code_pairs(n: int, seed: int = 3) -> tuple[list[str], list[str]]:
     rng = random.Random(seed)
     preds, trues = [], []
-    for i in range(n):
+    for _ in range(n):
         k = rng.randint(1, 9)
         body = f"    return x * {k}" if rng.random() < 0.7 else f"    return x + {k}"
         preds.append(f"def f(x):\n{body}")
@@ -201,6 +201,20 @@ def timed(fn: Callable[[], float]) -> tuple[float, float]:
     return value, time.perf_counter() - start
 
 
+def _row(name: str, preds: list[str], trues: list[str], reference: Callable[[list[str], list[str]], float],
+         ref_n: int) -> None:
+    metric = METRICS[name]
+    metric.corpus(preds[:2], trues[:2])
+    reference(preds[:2], trues[:2])
+    fast_n = len(preds)
+    _, fast_s = timed(lambda: metric.corpus(preds, trues))
+    ref_value, ref_s = timed(lambda: reference(preds[:ref_n], trues[:ref_n]))
+    same = metric.corpus(preds[:ref_n], trues[:ref_n]) == ref_value
+    fast_rate, ref_rate = fast_n / fast_s, ref_n / ref_s
+    print(f"{name:<12} {fast_n:>8} {fast_rate:>10.0f} {ref_n:>7} {ref_rate:>10.0f} {fast_rate / ref_rate:>6.1f}x  "
+          f"{same}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
@@ -225,16 +239,7 @@ def main() -> None:
     ]
     print(f"{'metric':<12} {'jeval n':>8} {'jeval/s':>10} {'ref n':>7} {'ref/s':>10} {'ratio':>7}  same score")
     for name, (preds, trues), reference, ref_n in rows:
-        metric = METRICS[name]
-        metric.corpus(preds[:2], trues[:2])
-        reference(preds[:2], trues[:2])
-        fast_n = len(preds)
-        _, fast_s = timed(lambda: metric.corpus(preds, trues))
-        ref_value, ref_s = timed(lambda: reference(preds[:ref_n], trues[:ref_n]))
-        same = metric.corpus(preds[:ref_n], trues[:ref_n]) == ref_value
-        fast_rate, ref_rate = fast_n / fast_s, ref_n / ref_s
-        print(f"{name:<12} {fast_n:>8} {fast_rate:>10.0f} {ref_n:>7} {ref_rate:>10.0f} {fast_rate / ref_rate:>6.1f}x  {same}",
-              flush=True)
+        _row(name, preds, trues, reference, ref_n)
     try:
         METRICS["comet_wmt22"].corpus(texts[0][:8], texts[1][:8], texts[1][:8])
     except MetricUnavailable as e:

@@ -87,9 +87,11 @@ def main() -> None:
         proc = subprocess.run([sys.executable, __file__, "--child", mode, "--steps", str(args.steps)],
                               capture_output=True, text=True, check=True)
         results[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"tiny preset, {cfg.total_steps} steps x {cfg.optim.batch_size} x {cfg.optim.seq_len} tokens = {tokens:,} tokens")
+    print(f"tiny preset, {cfg.total_steps} steps x {cfg.optim.batch_size} x {cfg.optim.seq_len} tokens = "
+          f"{tokens:,} tokens")
     for mode, r in results.items():
-        print(f"  {mode:8s} {tokens / r['seconds']:>10,.0f} tokens/s  ({r['seconds']:.1f} s)  peak RSS {r['peak_rss_mib']:,.0f} MiB")
+        print(f"  {mode:8s} {tokens / r['seconds']:>10,.0f} tokens/s  ({r['seconds']:.1f} s)  "
+              f"peak RSS {r['peak_rss_mib']:,.0f} MiB")
     ratio = (tokens / results["trainer"]["seconds"]) / (tokens / results["plain"]["seconds"])
     print(f"  trainer / plain PyTorch throughput: {ratio:.2f}x")
 

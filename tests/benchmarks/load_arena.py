@@ -17,8 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from arena_support import run_load, start_arena, start_endpoints, write_config  # noqa: E402
-from jeval.arena.store import VoteStore  # noqa: E402
+from arena_support import run_load, start_arena, start_endpoints, write_config
+
+from jeval.arena.store import VoteStore
 
 
 def main() -> int:
@@ -52,8 +53,9 @@ def main() -> int:
     per_session = collections.Counter(r["judge"] for r in rows)
     lost = result.accepted - len(rows)
     doubled = len(rows) - len({r["question_id"] for r in rows})
+    exact = sum(v == args.battles for v in per_session.values())
     print(f"store: {len(rows)} votes, lost {lost}, duplicated {doubled}, "
-          f"sessions with exactly {args.battles} votes: {sum(v == args.battles for v in per_session.values())}/{args.sessions}")
+          f"sessions with exactly {args.battles} votes: {exact}/{args.sessions}")
     for error in result.errors[:10]:
         print("error:", error)
     return 0 if not result.errors and lost == 0 and doubled == 0 else 1

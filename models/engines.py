@@ -1,0 +1,488 @@
+"""The engines a model can run on, what each can be asked, and opening a model lazily.
+
+| engine              | kind     | generate, chat | log-likelihoods, token log-probabilities      |
+|---------------------|----------|----------------|-----------------------------------------------|
+| vllm                | server   | yes            | yes (prompt log-probabilities, our tokenizer) |
+| transformers-serve  | server   | yes            | no (it refuses or ignores them)               |
+| transformers        | local    | yes            | yes (in-process forward passes)               |
+| openai-compatible   | endpoint | yes            | maybe: where the model id is a checkpoint     |
+|                     |          |                | folder here, if the server answers them       |
+
+A task's needs are checked against the engine before anything starts (`check_capabilities`).
+Servers jeval starts and in-process models are started on the first request the cache could not
+answer, so a fully cached run starts neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from jeval.errors import JevalError
+from jeval.fingerprint import checkpoint_fingerprint
+from jeval.identity import ModelIdentity, display_name, endpoint_fingerprint
+from jeval.models.client import ClientConfig, Completion, OpenAIClient, Usage, normalize_base_url
+from jeval.models.model import CAPABLE, LogLikelihood, Model, Support, Unscorable, Window, cannot_score
+from jeval.models.server import Engine, ModelServer, ServeConfig, check_checkpoint, choose_engine
+from jeval.task import Capability
+
+log = logging.getLogger(__name__)
+
+EngineName = Literal["vllm", "transformers-serve", "transformers", "openai-compatible"]
+Kind = Literal["server", "local", "endpoint"]
+LOG_PROBABILITIES: tuple[Capability, ...] = ("loglikelihood", "token_logprobs")
+REPORTED_FIELDS = ("owned_by", "root", "parent", "max_model_len")
+"""What an OpenAI-compatible server reports about a model that identifies it (vLLM reports the
+weights' path as `root`); `created` is left out: vLLM sets it to the time of the request."""
+
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    name: EngineName
+    kind: Kind
+    capabilities: Mapping[Capability, Support]
+    refusal: str = ""
+    """Why the engine lacks what it lacks, for error messages."""
+
+
+def _engine_spec(name: EngineName, endpoint_tokenizer: bool = False) -> EngineSpec:
+    generation: dict[Capability, Support] = {"generate": "yes", "chat": "yes"}
+    if name in ("vllm", "transformers"):
+        return EngineSpec(name, "server" if name == "vllm" else "local",
+                          {**generation, "loglikelihood": "yes", "token_logprobs": "yes"})
+    if name == "transformers-serve":
+        return EngineSpec(name, "server", generation,
+                          "`transformers serve` cannot give (it answers 422 to prompt_logprobs and 500 to echo "
+                          "with max_tokens=0, and ignores logprobs otherwise)")
+    if endpoint_tokenizer:
+        return EngineSpec(name, "endpoint", {**generation, "loglikelihood": "maybe", "token_logprobs": "maybe"})
+    return EngineSpec(name, "endpoint", generation,
+                      "jeval cannot ask of a URL without the model's tokenizer (pass --model-id as the checkpoint "
+                      "folder the server serves)")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How the user named the model and how to reach it."""
+
+    checkpoint: Path | None = None
+    base_urls: tuple[str, ...] = ()
+    model_id: str | None = None
+    name: str | None = None
+    revision: str | None = None
+    backend: Literal["server", "local"] = "server"
+    engine: Engine = "auto"
+    server_args: tuple[str, ...] = ()
+    api_key_env: str | None = None
+    concurrency: int = 16
+    max_retries: int = 5
+    timeout_s: float = 600.0
+    log_dir: Path = Path("results/logs")
+    home: Path | None = None
+    """Where checkpoint fingerprints are remembered (None: nowhere)."""
+
+    def __post_init__(self) -> None:
+        if (self.checkpoint is None) == (not self.base_urls):
+            raise JevalError("give either --model CKPT (a checkpoint folder) or --base-url URL, not both or neither")
+        if self.backend == "local" and self.checkpoint is None:
+            raise JevalError("--backend local needs --model CKPT")
+
+    def api_key(self) -> str | None:
+        if self.api_key_env is None:
+            return None
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise JevalError(f"--api-key-env {self.api_key_env}: that environment variable is not set")
+        return key
+
+
+def check_capabilities(capabilities: Mapping[Capability, Support], needs: Mapping[str, frozenset[Capability]],
+                       engine: str, refusal: str = "") -> None:
+    """Fail, before anything starts, when a task needs what the engine cannot give."""
+    for capability in ("generate", "chat", *LOG_PROBABILITIES):
+        tasks = [name for name, need in needs.items() if capability in need]
+        if tasks and capability not in capabilities:
+            what = {"loglikelihood": "log-likelihoods",
+                    "token_logprobs": "the log-probabilities of the corpus tokens"}.get(capability,
+                                                                                      f"{capability} requests")
+            why = refusal or f"the {engine} engine cannot give"
+            verb = "needs" if len(tasks) == 1 else "need"
+            raise JevalError(f"{', '.join(tasks)} {verb} {what}, which {why}; use {CAPABLE}")
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def preflight(base_url: str) -> None:
+    """Fail fast, with one clear line, when nothing listens at `base_url`."""
+    url = normalize_base_url(base_url) + "/models"
+    try:
+        httpx.get(url, timeout=10.0)
+    except httpx.HTTPError as e:
+        raise JevalError(
+            f"cannot reach {base_url} ({type(e).__name__}: {e}); start a server with `jeval serve CKPT` or check --base-url"
+        ) from None
+
+
+def listed_models(base_url: str, api_key: str | None) -> list[dict[str, Any]]:
+    """The server's `/v1/models` entries (empty when it lists none or cannot answer)."""
+    url = normalize_base_url(base_url) + "/models"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        data = httpx.get(url, timeout=10.0, headers=headers).json()
+        entries = data.get("data", [])
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return []
+    return [e for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)]
+
+
+def _checkpoint_dtype(checkpoint: Path) -> str:
+    """The dtype `from_pretrained(dtype="auto")` loads the weights in: the config's, else float32."""
+    try:
+        config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "float32"
+    found = config.get("dtype") or config.get("torch_dtype") if isinstance(config, dict) else None
+    return str(found) if found else "float32"
+
+
+def _device() -> str:
+    from jeval.models.server import gpu_available
+
+    return "cuda" if gpu_available() else "cpu"
+
+
+def _server_dtype(args: tuple[str, ...]) -> str:
+    for i, arg in enumerate(args):
+        if arg.startswith("--dtype="):
+            return arg.split("=", 1)[1]
+        if arg == "--dtype" and i + 1 < len(args):
+            return args[i + 1]
+    return "auto"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An engine chosen and the model's identity, both known before anything starts."""
+
+    spec: ModelSpec
+    engine: EngineSpec
+    identity: ModelIdentity
+    served_checkpoint: Path | None
+    """A checkpoint folder here holding the served model's tokenizer, where one is known."""
+
+
+def engine_for(spec: ModelSpec) -> EngineSpec:
+    """The engine the model will run on, decided without contacting or starting anything."""
+    if spec.checkpoint is not None:
+        check_checkpoint(spec.checkpoint)
+        if spec.backend == "local":
+            return _engine_spec("transformers")
+        return _engine_spec("vllm" if choose_engine(spec.engine) == "vllm" else "transformers-serve")
+    return _engine_spec("openai-compatible", spec.model_id is not None and _local_checkpoint(spec.model_id) is not None)
+
+
+def resolve(spec: ModelSpec) -> Resolved:
+    """Choose the engine and establish the model's identity (fingerprinting a checkpoint, asking
+    an endpoint what it serves), without starting anything."""
+    memo = spec.home / "fingerprints.json" if spec.home is not None else None
+    if spec.checkpoint is not None:
+        checkpoint = check_checkpoint(spec.checkpoint)
+        fingerprint = checkpoint_fingerprint(checkpoint, memo)
+        name = display_name(spec.name, checkpoint=checkpoint, fingerprint=fingerprint)
+        if spec.backend == "local":
+            device = _device()
+            identity = ModelIdentity(name, fingerprint, "weights", "transformers", _local_version(),
+                                     {"dtype": _checkpoint_dtype(checkpoint), "device": device},
+                                     path=str(checkpoint), revision=spec.revision)
+            return Resolved(spec, _engine_spec("transformers"), identity, checkpoint)
+        chosen = choose_engine(spec.engine)
+        engine: EngineName = "vllm" if chosen == "vllm" else "transformers-serve"
+        settings: dict[str, Any] = {"server_args": list(spec.server_args)}
+        if chosen == "vllm":
+            settings["dtype"] = _server_dtype(spec.server_args)
+        identity = ModelIdentity(name, fingerprint, "weights", engine,
+                                 package_version("vllm" if chosen == "vllm" else "transformers"), settings,
+                                 served_id=str(checkpoint), path=str(checkpoint), revision=spec.revision)
+        return Resolved(spec, _engine_spec(engine), identity, checkpoint)
+    for url in spec.base_urls:
+        preflight(url)
+    api_key = spec.api_key()
+    listed = listed_models(spec.base_urls[0], api_key)
+    model_id = spec.model_id or _only_model(spec.base_urls[0], listed)
+    entry = next((e for e in listed if e["id"] == model_id), {})
+    reported = {k: entry[k] for k in REPORTED_FIELDS if entry.get(k) is not None}
+    local = _local_checkpoint(model_id) or _local_checkpoint(str(reported.get("root", "")))
+    if local is not None:
+        fingerprint, basis = checkpoint_fingerprint(local, memo), "weights"
+    elif reported:
+        fingerprint, basis = endpoint_fingerprint(model_id, spec.revision, reported), "served metadata"
+    else:
+        fingerprint, basis = endpoint_fingerprint(model_id, spec.revision, {}), "model id"
+        log.warning("%s reports nothing about %r beyond its id: its answers are cached under the id%s; pass "
+                    "--model-revision when the model behind it changes", spec.base_urls[0], model_id,
+                    f" and revision {spec.revision!r}" if spec.revision else "")
+    name = display_name(spec.name, model_id=model_id, fingerprint=fingerprint)
+    identity = ModelIdentity(name, fingerprint, basis, "openai-compatible", None, {},  # type: ignore[arg-type]
+                             served_id=model_id, revision=spec.revision,
+                             path=str(local) if local is not None else None)
+    return Resolved(spec, _engine_spec("openai-compatible", local is not None), identity, local)
+
+
+def _local_version() -> str:
+    return f"transformers {package_version('transformers')}, torch {package_version('torch')}"
+
+
+def _only_model(base_url: str, listed: list[dict[str, Any]]) -> str:
+    ids = [e["id"] for e in listed]
+    if len(ids) != 1:
+        found = f"it lists {', '.join(ids)}" if ids else "it lists none"
+        raise JevalError(f"cannot tell which model to use at {base_url} ({found}); pass --model-id")
+    return ids[0]
+
+
+def _local_checkpoint(path: str) -> Path | None:
+    if not path:
+        return None
+    candidate = Path(path)
+    return candidate.resolve() if (candidate / "config.json").is_file() else None
+
+
+class ServedModel:
+    """A model behind the OpenAI-compatible HTTP API: a server jeval starts on first use, or a URL."""
+
+    def __init__(self, resolved: Resolved):
+        self._resolved = resolved
+        spec = resolved.spec
+        self._server = (ModelServer(ServeConfig(resolved.served_checkpoint, engine=spec.engine,
+                                                log_dir=spec.log_dir, extra_args=spec.server_args))
+                        if resolved.engine.kind == "server" and resolved.served_checkpoint is not None else None)
+        self._client: OpenAIClient | None = None
+        self._lock = asyncio.Lock()
+        self._usage = Usage()
+        self._tokenizer: Any = None
+        self.started = False
+
+    @property
+    def identity(self) -> ModelIdentity:
+        return self._resolved.identity
+
+    @property
+    def capabilities(self) -> Mapping[Capability, Support]:
+        return self._resolved.engine.capabilities
+
+    @property
+    def usage(self) -> Usage:
+        return self._client.usage if self._client is not None else self._usage
+
+    async def client(self) -> OpenAIClient:
+        async with self._lock:
+            if self._client is None:
+                spec = self._resolved.spec
+                urls = spec.base_urls
+                if self._server is not None:
+                    log.info("starting %s serve for %s", self._resolved.engine.name.split("-")[0],
+                             self._resolved.identity.name)
+                    self.started = True
+                    await asyncio.to_thread(self._server.start)
+                    urls = (self._server.base_url,)
+                served_id = self._resolved.identity.served_id or ""
+                self._client = OpenAIClient(ClientConfig(urls, served_id, spec.api_key(), concurrency=spec.concurrency,
+                                                         max_retries=spec.max_retries, timeout_s=spec.timeout_s))
+        return self._client
+
+    async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0,
+                       stop: list[str] | None = None) -> Completion:
+        return await (await self.client()).complete(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop)
+
+    async def chat(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
+                   stop: list[str] | None = None) -> Completion:
+        return await (await self.client()).chat(messages, max_tokens=max_tokens, temperature=temperature, stop=stop)
+
+    def _checkpoint(self) -> Path:
+        checkpoint = self._resolved.served_checkpoint
+        if checkpoint is None or "loglikelihood" not in self.capabilities:
+            raise Unscorable(self._resolved.engine.refusal or "this server cannot give")
+        return checkpoint
+
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self._checkpoint())
+        return self._tokenizer
+
+    def model_config(self) -> Any:
+        from transformers import AutoConfig
+
+        return AutoConfig.from_pretrained(self._checkpoint())
+
+    def _where(self) -> str:
+        return ", ".join(self._client.base_urls) if self._client is not None else "the server"
+
+    async def _prompt_logprobs(self, ids: list[int]) -> Any:
+        client = await self.client()
+        try:
+            found = await client.prompt_logprobs(ids)
+        except JevalError as e:
+            raise Unscorable(f"{self._where()} did not give ({' '.join(str(e).split())})") from None
+        if found is None or len(found.logprobs) < len(ids):
+            raise Unscorable(f"{self._where()} does not give (it ignored `logprobs`/`echo`)")
+        return found
+
+    def _split(self, context: str, continuation: str) -> tuple[list[int], int]:
+        """The token ids of context + continuation and where the continuation starts, as lm-eval
+        splits them; sent as ids so that the server's tokenization cannot move the boundary."""
+        tokenizer = self.tokenizer()
+        context_ids = tokenizer(context, add_special_tokens=True).input_ids
+        if not context_ids:
+            prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+            context_ids = [prefix]
+            whole = context_ids + tokenizer(continuation, add_special_tokens=False).input_ids
+        else:
+            whole = tokenizer(context + continuation, add_special_tokens=True).input_ids
+        n_context = len(context_ids) if whole[: len(context_ids)] == context_ids else len(context_ids) - 1
+        return whole, max(n_context, 1)
+
+    async def loglikelihood(self, context: str, continuation: str) -> LogLikelihood:
+        whole, n_context = self._split(context, continuation)
+        found = await self._prompt_logprobs(whole)
+        total, greedy = 0.0, True
+        for i in range(n_context, len(whole)):
+            total += float(found.logprobs[i])
+            top = found.top[i]
+            greedy = greedy and bool(top) and max(top, key=top.get) == found.tokens[i]
+        return LogLikelihood(total, greedy)
+
+    async def _one_window(self, window: Window) -> float:
+        found = await self._prompt_logprobs(list(window.ids))
+        scored = found.logprobs[window.score_from:len(window.ids)]
+        if any(x is None for x in scored):
+            raise Unscorable(f"{self._where()} left some prompt tokens without a log-probability")
+        return -sum(float(x) for x in scored)
+
+    async def window_nll(self, windows: Sequence[Window]) -> list[float]:
+        self._checkpoint()
+        return list(await asyncio.gather(*(self._one_window(w) for w in windows)))
+
+    def describe(self) -> dict[str, Any]:
+        engine = self._resolved.engine
+        out: dict[str, Any] = {"kind": engine.kind, "engine": engine.name, "server_started": self.started}
+        if self._server is not None:
+            out.update(self._server.describe() if self.started else {"command": None})
+            out["engine"] = engine.name
+            if self.started:
+                out["base_urls"] = [self._server.base_url]
+        else:
+            out["base_urls"] = list(self._resolved.spec.base_urls)
+        return out
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+        if self._server is not None:
+            await asyncio.to_thread(self._server.stop)
+
+
+class InProcessModel:
+    """In-process transformers (jeval.models.local), loaded on the first request."""
+
+    def __init__(self, resolved: Resolved):
+        self._resolved = resolved
+        self._local: Any = None
+        self._loading = asyncio.Lock()
+        self._usage = Usage()
+
+    @property
+    def identity(self) -> ModelIdentity:
+        return self._resolved.identity
+
+    @property
+    def capabilities(self) -> Mapping[Capability, Support]:
+        return self._resolved.engine.capabilities
+
+    @property
+    def usage(self) -> Usage:
+        return self._local.usage if self._local is not None else self._usage
+
+    @property
+    def _path(self) -> Path:
+        assert self._resolved.served_checkpoint is not None
+        return self._resolved.served_checkpoint
+
+    async def local(self) -> Any:
+        async with self._loading:
+            if self._local is None:
+                from jeval.models.local import LocalModel
+
+                log.info("loading %s in process", self.identity.name)
+                self._local = await asyncio.to_thread(LocalModel, self._path)
+        return self._local
+
+    async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0,
+                       stop: list[str] | None = None) -> Completion:
+        found: Completion = await (await self.local()).complete(prompt, max_tokens=max_tokens,
+                                                                temperature=temperature, stop=stop)
+        return found
+
+    async def chat(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
+                   stop: list[str] | None = None) -> Completion:
+        found: Completion = await (await self.local()).chat(messages, max_tokens=max_tokens,
+                                                            temperature=temperature, stop=stop)
+        return found
+
+    async def loglikelihood(self, context: str, continuation: str) -> LogLikelihood:
+        found: LogLikelihood = await (await self.local()).loglikelihood_async(context, continuation)
+        return found
+
+    async def window_nll(self, windows: Sequence[Window]) -> list[float]:
+        found: list[float] = await (await self.local()).window_nll(windows)
+        return found
+
+    def tokenizer(self) -> Any:
+        if self._local is not None:
+            return self._local.tokenizer
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(self._path)
+
+    def model_config(self) -> Any:
+        from transformers import AutoConfig
+
+        return AutoConfig.from_pretrained(self._path)
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": "local", "engine": "transformers", "model_loaded": self._local is not None,
+                               **{k: v for k, v in self.identity.settings.items() if k in ("device", "dtype")}}
+        if self._local is not None:
+            out.update(self._local.describe())
+        return out
+
+    async def aclose(self) -> None:
+        return None
+
+
+@contextlib.asynccontextmanager
+async def open_model(resolved: Resolved) -> AsyncIterator[Model]:
+    """The model, started on first use and stopped on the way out."""
+    model: ServedModel | InProcessModel
+    model = InProcessModel(resolved) if resolved.engine.kind == "local" else ServedModel(resolved)
+    try:
+        yield model
+    finally:
+        await model.aclose()

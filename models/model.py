@@ -1,0 +1,106 @@
+"""One model protocol for every engine: what a task may ask of a model.
+
+A model says which capabilities it has before it is started (`capabilities`: "yes", or "maybe"
+where only the first request can tell, e.g. a URL that may or may not be a vLLM server) and who it
+is (`identity`, see jeval.identity). Engines are started lazily, on the first request that the
+cache could not answer, so a fully cached run starts nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from jeval.errors import JevalError
+
+if TYPE_CHECKING:
+    from jeval.identity import ModelIdentity
+    from jeval.models.client import Completion, Usage
+    from jeval.task import Capability
+
+Support = Literal["yes", "maybe"]
+CAPABLE = ("--backend local (in-process transformers) or a vLLM server (`jeval run --model CKPT` with vLLM on a "
+           "GPU, or --base-url of a `vllm serve` with --model-id its checkpoint folder)")
+
+
+def cannot_score(tasks: Sequence[str], why: str) -> JevalError:
+    return JevalError(f"{', '.join(tasks)} need log-likelihoods, which {why}; use {CAPABLE}")
+
+
+class Unscorable(JevalError):
+    """A model could not give log-probabilities; `why` completes "... need log-likelihoods, which"
+    (the caller, who knows the tasks, names them with `cannot_score`)."""
+
+    def __init__(self, why: str):
+        super().__init__(f"this task needs log-likelihoods, which {why}; use {CAPABLE}")
+        self.why = why
+
+
+@dataclass(frozen=True)
+class LogLikelihood:
+    logprob: float
+    is_greedy: bool
+
+
+@dataclass(frozen=True)
+class Window:
+    """A sequence of token ids whose tokens from `score_from` on are scored (perplexity)."""
+
+    ids: tuple[int, ...]
+    score_from: int
+
+    @property
+    def scored(self) -> int:
+        return len(self.ids) - self.score_from
+
+
+class Model(Protocol):
+    @property
+    def identity(self) -> ModelIdentity: ...
+
+    @property
+    def capabilities(self) -> Mapping[Capability, Support]: ...
+
+    @property
+    def usage(self) -> Usage: ...
+
+    def describe(self) -> dict[str, Any]:
+        """The engine as results.json records it (kind, engine, command, whether it was started)."""
+        ...
+
+    async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0,
+                       stop: list[str] | None = None) -> Completion: ...
+
+    async def chat(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
+                   stop: list[str] | None = None) -> Completion: ...
+
+    async def loglikelihood(self, context: str, continuation: str) -> LogLikelihood:
+        """Sum of log-probabilities of `continuation` after `context`, and whether greedy decoding
+        gives exactly it; tokens split at the context boundary as lm-eval splits them."""
+        ...
+
+    async def window_nll(self, windows: Sequence[Window]) -> list[float]:
+        """Summed negative log-likelihood (nats) of each window's scored tokens."""
+        ...
+
+    def tokenizer(self) -> Any:
+        """The model's Hugging Face tokenizer (loaded without starting the engine)."""
+        ...
+
+    def model_config(self) -> Any:
+        """The model's Hugging Face config (loaded without starting the engine)."""
+        ...
+
+
+async def generate(model: Model, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Answer one generation payload (a completion or a chat, see jeval.task.Request.payload) as the
+    generation cache stores it."""
+    settings: dict[str, Any] = dict(max_tokens=payload["max_tokens"], temperature=payload["temperature"],
+                                    stop=list(payload["stop"]) or None)
+    if payload["kind"] == "chat":
+        c = await model.chat([dict(m) for m in payload["messages"]], **settings)
+    else:
+        c = await model.complete(payload["prompt"], **settings)
+    return {"text": c.text, "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
+            "completion_tokens": c.completion_tokens}

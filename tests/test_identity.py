@@ -1,0 +1,197 @@
+"""Honest identities: a number is never filed under another model, engine, few-shot count or prompt
+source than the one that produced it.
+
+- Answers are cached per model identity: weights (or, behind a URL, what the server reports and
+  the stated revision) and engine. Different engines, or another checkpoint served under the same
+  model id, never reuse answers; the same model does, and a fully cached run starts nothing.
+- Models are rows by fingerprint: two folders of one name are two rows; a Unicode name is kept.
+- A column is (label, protocol, few-shot count): 0-shot and 4-shot never share one.
+- Prompt text from a mirror's stand-in files is labelled in results.json and every leaderboard format.
+- A task the engine cannot serve fails before any server starts.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import error_lines, jeval
+from golden_support import build_fixed_checkpoint
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """Two checkpoints of different weights in folders of one name, one with a Japanese name, and a
+    copy of the first under another name."""
+    root = tmp_path_factory.mktemp("ckpts")
+    found = {"a": root / "run1" / "tiny", "b": root / "run2" / "tiny", "ja": root / "日本語 モデル",
+             "copy": root / "copy-of-a"}
+    build_fixed_checkpoint(found["a"], seed=1)
+    build_fixed_checkpoint(found["b"], seed=2)
+    build_fixed_checkpoint(found["ja"], seed=3)
+    shutil.copytree(found["a"], found["copy"])
+    return found
+
+
+def run(tmp_path: Path, data: Path, *args, cache: str = "cache.sqlite", out: str = "results") -> dict:
+    proc = jeval("run", "--tasks", "jcommonsenseqa", "--limit", "3", "--data-dir", data, "--cache", tmp_path / cache,
+                 "--output", tmp_path / out, *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    path = Path(proc.stdout.strip().splitlines()[-1].removeprefix("results: "))
+    return json.loads(path.read_text(encoding="utf-8")) | {"_path": str(path), "_stderr": proc.stderr,
+                                                           "_stdout": proc.stdout}
+
+
+def test_different_engines_never_share_answers_and_a_cached_run_starts_nothing(checkpoints, prepared, tmp_path):
+    local = run(tmp_path, prepared, "--model", checkpoints["a"], "--backend", "local")
+    assert local["requests"]["from_cache"] == 0 and local["backend"]["model_loaded"] is True
+    served = run(tmp_path, prepared, "--model", checkpoints["a"])
+    assert served["model"]["fingerprint"] == local["model"]["fingerprint"]
+    assert (served["model"]["engine"]["name"], local["model"]["engine"]["name"]) == ("transformers-serve",
+                                                                                       "transformers")
+    assert served["requests"]["from_cache"] == 0 and served["backend"]["server_started"] is True
+
+    again = run(tmp_path, prepared, "--model", checkpoints["a"])
+    assert again["requests"]["from_cache"] == again["requests"]["total"] == 3
+    assert again["backend"]["server_started"] is False and again["backend"]["command"] is None
+    local_again = run(tmp_path, prepared, "--model", checkpoints["a"], "--backend", "local")
+    assert local_again["requests"]["from_cache"] == 3 and local_again["backend"]["model_loaded"] is False
+    assert local_again["tasks"]["jcommonsenseqa"]["metrics"] == local["tasks"]["jcommonsenseqa"]["metrics"]
+
+
+class ReportingServer:
+    """Stands in for `vllm serve`, which cannot run on this CPU-only machine, in what identity
+    depends on: `/v1/models` lists the served id with what vLLM reports beside it (`root`, the
+    weights' path; `created`, the time of the request), and completions answer with text that
+    names the weights, so that reused answers would show."""
+
+    def __init__(self, model_id: str, root: str | None):
+        self.seen: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                entry = {"id": model_id, "object": "model", "created": int(time.time() * 1000)}
+                if root is not None:
+                    entry.update(owned_by="vllm", root=root, max_model_len=2048)
+                self._send({"object": "list", "data": [entry]})
+
+            def do_POST(self):
+                server.seen.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self._send({"id": "cmpl-1", "object": "text_completion", "created": 0, "model": model_id,
+                            "choices": [{"index": 0, "text": f"answer of {root}", "finish_reason": "stop"}],
+                            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> ReportingServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_another_checkpoint_under_the_same_model_id_never_reuses_answers(checkpoints, prepared, tmp_path):
+    with ReportingServer("team/model", str(checkpoints["a"])) as a:
+        first = run(tmp_path, prepared, "--base-url", a.url)
+    with ReportingServer("team/model", str(checkpoints["a"])) as a_again:
+        same = run(tmp_path, prepared, "--base-url", a_again.url)
+    with ReportingServer("team/model", "/srv/models/other-weights") as b:
+        other = run(tmp_path, prepared, "--base-url", b.url)
+    assert first["model"]["identity_basis"] == "weights" and first["model"]["served_id"] == "team/model"
+    assert same["requests"]["from_cache"] == 3 and not a_again.seen
+    assert other["model"]["identity_basis"] == "served metadata"
+    assert other["model"]["fingerprint"] != first["model"]["fingerprint"]
+    assert other["requests"]["from_cache"] == 0 and len(b.seen) == 3
+    outputs = [json.loads(x)["output"] for x in (Path(other["_path"]).parent / "samples" / "jcommonsenseqa.jsonl")
+               .read_text(encoding="utf-8").splitlines()]
+    assert outputs == ["answer of /srv/models/other-weights"] * 3
+
+
+def test_a_model_known_by_its_id_alone_is_told_apart_by_its_revision(prepared, tmp_path):
+    with ReportingServer("remote-model", None) as server:
+        r1 = run(tmp_path, prepared, "--base-url", server.url, "--model-revision", "2026-01")
+        r1_again = run(tmp_path, prepared, "--base-url", server.url, "--model-revision", "2026-01")
+        r2 = run(tmp_path, prepared, "--base-url", server.url, "--model-revision", "2026-02")
+    assert r1["model"]["identity_basis"] == "model id" and "--model-revision" in r1["_stderr"]
+    assert r1_again["requests"]["from_cache"] == 3
+    assert r2["requests"]["from_cache"] == 0 and r2["model"]["fingerprint"] != r1["model"]["fingerprint"]
+    assert r2["model"]["revision"] == "2026-02"
+
+
+def test_two_folders_of_one_name_are_two_rows_and_unicode_names_are_kept(checkpoints, prepared, tmp_path):
+    a = run(tmp_path, prepared, "--model", checkpoints["a"], "--backend", "local", "--shots", "2")
+    b = run(tmp_path, prepared, "--model", checkpoints["b"], "--backend", "local", "--shots", "2")
+    ja = run(tmp_path, prepared, "--model", checkpoints["ja"], "--backend", "local", "--shots", "2")
+    assert a["model"]["name"] == b["model"]["name"] == "tiny" and a["model"]["fingerprint"] != b["model"]["fingerprint"]
+    assert ja["model"]["name"] == "日本語 モデル" and Path(ja["_path"]).parent.parent.name.startswith("日本語_モデル-")
+    board = jeval("leaderboard", tmp_path / "results", "--format", "json")
+    assert board.returncode == 0, board.stderr
+    rows = [r["model"] for r in json.loads(board.stdout)["rows"]]
+    short = {k: v["model"]["fingerprint"].split(":")[1][:8] for k, v in (("a", a), ("b", b))}
+    assert sorted(rows) == sorted([f"tiny [{short['a']}]", f"tiny [{short['b']}]", "日本語 モデル"])
+
+    copy = run(tmp_path, prepared, "--model", checkpoints["copy"], "--backend", "local", "--shots", "2")
+    assert copy["model"]["fingerprint"] == a["model"]["fingerprint"] and copy["requests"]["from_cache"] == 3
+    board = jeval("leaderboard", tmp_path / "results", "--format", "json")
+    rows = [r["model"] for r in json.loads(board.stdout)["rows"]]
+    assert sorted(rows) == sorted(["copy-of-a", "tiny", "日本語 モデル"])  # the same weights are one model
+
+
+def test_zero_shot_and_four_shot_are_different_columns(checkpoints, prepared, tmp_path):
+    run(tmp_path, prepared, "--model", checkpoints["a"], "--backend", "local")
+    run(tmp_path, prepared, "--model", checkpoints["a"], "--backend", "local", "--shots", "0")
+    board = jeval("leaderboard", tmp_path / "results", "--format", "json", "--columns", "jaster")
+    assert board.returncode == 0, board.stderr
+    data = json.loads(board.stdout)
+    labels = [c["label"] for c in data["columns"]]
+    assert "Jaster AVG [0-shot]" in labels and "Jaster AVG [4-shot]" in labels
+    assert {c["shots"] for c in data["columns"]} == {"0", "4"}
+    assert not any("superseded" in note for note in data["notes"])
+
+
+def test_stand_in_prompt_text_is_labelled_in_results_and_every_leaderboard_format(checkpoints, prepared, tmp_path):
+    results = run(tmp_path, prepared, "--model", checkpoints["a"], "--backend", "local")
+    task = results["tasks"]["jcommonsenseqa"]
+    assert task["protocol"] == "llm-jp-eval-1.4.1+standin-prompts"
+    assert task["prompt_source"]["origin"] == "standin" and task["prompt_source"]["data_origin"] == "standin"
+    assert results["summaries"]["jaster"]["protocol"] == "llm-jp-eval-1.4.1+standin-prompts"
+    assert "note: `+standin-prompts` in a protocol name" in results["_stdout"]
+    for fmt in ("md", "csv", "json", "html"):
+        board = jeval("leaderboard", tmp_path / "results", "--format", fmt)
+        assert board.returncode == 0, board.stderr
+        assert "+standin-prompts" in board.stdout, fmt
+        text = board.stdout.replace("&#x27;", "'")
+        assert "came from a mirror's stand-in files, not from upstream" in text, fmt
+        assert "scored on data from a mirror's stand-in files, not upstream's" in text, fmt
+
+
+def test_a_likelihood_task_on_transformers_serve_fails_before_the_server_starts(checkpoints, tmp_path):
+    proc = jeval("run", "--model", checkpoints["a"], "--tasks", "jl_jcommonsenseqa", "--data-dir", tmp_path / "none",
+                 "--output", tmp_path / "out", "--cache", tmp_path / "c.sqlite")
+    assert proc.returncode == 2
+    assert error_lines(proc) == [
+        "jeval: error: jl_jcommonsenseqa needs log-likelihoods, which `transformers serve` cannot give (it answers 422 "
+        "to prompt_logprobs and 500 to echo with max_tokens=0, and ignores logprobs otherwise); use --backend local "
+        "(in-process transformers) or a vLLM server (`jeval run --model CKPT` with vLLM on a GPU, or --base-url of a "
+        "`vllm serve` with --model-id its checkpoint folder)"]
+    assert not (tmp_path / "out" / "logs").exists()
