@@ -42,7 +42,7 @@ def find_package_data(packages: dict[str, str]) -> dict[str, list[str]]:
     """Every file that is not a module of a package, assigned to the nearest package that contains it."""
     data: dict[str, list[str]] = {}
     folders = {folder: name for name, folder in packages.items()}
-    for name, folder in PACKAGE_ROOTS.items():
+    for folder in PACKAGE_ROOTS.values():
         for path in sorted((HERE / folder).rglob("*")):
             relative = path.relative_to(HERE)
             if not path.is_file() or _skipped(relative):

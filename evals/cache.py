@@ -64,7 +64,8 @@ class GenerationCache:
     def put(self, key: str, model: str, payload: dict[str, Any], response: dict[str, Any]) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO generations (key, model, request, response, created) VALUES (?, ?, ?, ?, ?)",
-            (key, model, json.dumps(payload, ensure_ascii=False), json.dumps(response, ensure_ascii=False), time.time()),
+            (key, model, json.dumps(payload, ensure_ascii=False), json.dumps(response, ensure_ascii=False),
+             time.time()),
         )
 
     def count(self, model: str | None = None) -> int:

@@ -254,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: context length - 1, disjoint windows)")
     ppl.add_argument("--context-length", type=int, help="ppl: window length in tokens (default: the model's maximum)")
     ppl.add_argument("--lm-eval-include", action="append", type=Path, metavar="DIR",
-                     help="lm-eval:<task>: a folder of extra lm-eval task configs (lm-eval's --include_path); repeatable")
+                     help="lm-eval:<task>: a folder of extra lm-eval task configs (lm-eval's --include_path); "
+                          "repeatable")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("data", help="prepare benchmark data")
@@ -264,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--mirror", help="a folder or URL laid out as MIRROR/HOST/PATH, used instead of upstream")
     d.add_argument("--data-dir", type=Path, help="default: $JEVAL_HOME/data")
     d.add_argument("--jaster-dir", type=Path,
-                   help="Jaster: take the splits from llm-jp-eval's own preprocessed files (DATASET_DIR/1.4.1/evaluation)")
+                   help="Jaster: take the splits from llm-jp-eval's own preprocessed files "
+                        "(DATASET_DIR/1.4.1/evaluation)")
     d.set_defaults(func=cmd_data_prepare)
     d = data_sub.add_parser("sources", help="list the upstream files of tasks")
     d.add_argument("tasks", nargs="*")

@@ -85,7 +85,7 @@ def _get(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where
             raise JevalError(f"{where}: `{key}` is required")
         return default
     value = data[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
         raise JevalError(f"{where}: `{key}` must be {getattr(kind, '__name__', kind)}, got {value!r}")
     return value
 

@@ -109,14 +109,15 @@ def load_registry() -> Registry:
             add(task, module.__name__)
         for group, members in plugin.groups.items():
             groups.setdefault(group, []).extend(m for m in members if m not in groups.get(group, []))
-    declarative = [f for f in _plugin_folders() if (f / DECLARATIVE_FILE).is_file() and not (f / "__init__.py").exists()]
+    declarative = [f for f in _plugin_folders()
+                   if (f / DECLARATIVE_FILE).is_file() and not (f / "__init__.py").exists()]
     if declarative:
         from jeval.declarative import load_declarative
 
         for folder in declarative:
             add(load_declarative(folder / DECLARATIVE_FILE), str(folder / DECLARATIVE_FILE))
-    for group, members in groups.items():
-        missing = [m for m in members if m not in tasks and m not in groups]
+    for group, listed in groups.items():
+        missing = [m for m in listed if m not in tasks and m not in groups]
         if missing:
             raise JevalError(f"group {group!r} names unknown tasks: {', '.join(missing)}")
     return Registry(tasks, {g: tuple(m) for g, m in groups.items()}, suites, resolvers)

@@ -29,12 +29,11 @@ from jeval.io import default_home
 from jeval.models.engines import ModelSpec, check_capabilities, engine_for, open_model, resolve
 from jeval.models.model import Model, generate
 from jeval.models.server import Engine
-from jeval.planning import TaskArgs, plan
+from jeval.planning import plan
 from jeval.registry import load_registry
 from jeval.results import format_table, new_run_id, write_run
 from jeval.schema import SCHEMA, derive_columns
-from jeval.task import (DialogueTask, GenerationTask, HarnessContext, HarnessTask, PlannedTask, Request,
-                        TaskOutcome)
+from jeval.task import DialogueTask, GenerationTask, HarnessContext, HarnessTask, PlannedTask, Request, TaskOutcome
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +79,8 @@ async def answer_dialogues(planned: Sequence[PlannedTask], model: Model, executo
     turn = [r for p in planned for r in p.requests]
     final: dict[tuple[str, str], tuple[Request, Outcome]] = {}
     while turn:
-        outcomes = await executor.run([Job(r.payload(), r.task) for r in turn], lambda job: generate(model, job.payload),
-                                      desc="generating")
+        outcomes = await executor.run([Job(r.payload(), r.task) for r in turn],
+                                      lambda job: generate(model, job.payload), desc="generating")
         following = []
         for request, outcome in zip(turn, outcomes, strict=True):
             final[(request.task, request.key)] = (request, outcome)
@@ -199,7 +198,7 @@ async def run_async(config: RunConfig, model: Model | None = None) -> Path:
     if spec is not None:
         engine = engine_for(spec)
         check_capabilities(engine.capabilities, needs, engine.name, engine.refusal)
-    else:
+    elif model is not None:
         check_capabilities(model.capabilities, needs, model.identity.engine)
     planned = plan(tasks, data_dir=config.data_dir, shots=config.shots, limit=config.limit,
                    variant=config.variant, args=config.task_args)
@@ -212,7 +211,8 @@ async def run_async(config: RunConfig, model: Model | None = None) -> Path:
     run_id = config.run_id or new_run_id()
     run_dir = config.output_dir / folder_name(identity) / run_id
     if (run_dir / "results.json").exists():
-        raise JevalError(f"{run_dir} already holds the results of run {run_id!r} of this model; choose another --run-id")
+        raise JevalError(f"{run_dir} already holds the results of run {run_id!r} of this model; "
+                         "choose another --run-id")
     cache = GenerationCache(config.cache_path)
     try:
         async with opened as asked:

@@ -100,13 +100,36 @@ def read_run(path: Path, data: Mapping[str, Any]) -> RunResults:
     if schema == SCHEMA:
         columns = tuple(_column(c) for c in data["columns"])
     else:
-        tasks = {name: {**task, "primary_metric": task.get("primary_metric") or _first_metric(task["metrics"])}
-                 for name, task in tasks.items()}
+        tasks, summaries = upgrade_v1(tasks, summaries)
         columns = tuple(derive_columns(tasks, summaries))
     fingerprint = str(model.get("fingerprint") or f"unknown:{model['name']}")
     return RunResults(path, schema, data["run_id"], str(data.get("created", "")), model["name"], fingerprint,
                       str(model.get("identity_basis", "weights" if fingerprint.startswith("sha256:") else "model id")),
                       tasks, summaries, columns)
+
+
+def upgrade_v1(tasks: Mapping[str, Mapping[str, Any]], summaries: Mapping[str, Mapping[str, Any]]
+               ) -> tuple[dict[str, dict[str, Any]], dict[str, Mapping[str, Any]]]:
+    """Version 1 task results as version 2 reads them: a primary metric, and where their data came
+    partly from a mirror's own checksums (which could be the prompt text's files: version 1 did not
+    say), the protocol marked `+unverified-prompts`; suite summaries recomputed from them by the
+    plugins, as a run would."""
+    from jeval.provenance import SUFFIXES
+    from jeval.registry import load_registry
+
+    upgraded: dict[str, dict[str, Any]] = {}
+    for name, task in tasks.items():
+        protocol = str(task["protocol"])
+        if task.get("data_checksums_from_mirror") and not any(protocol.endswith(s) for s in SUFFIXES.values()):
+            protocol += SUFFIXES["unverified"]
+        upgraded[name] = {**task, "protocol": protocol,
+                          "primary_metric": task.get("primary_metric") or _first_metric(task["metrics"])}
+    recomputed: dict[str, Mapping[str, Any]] = {}
+    for name, suite in load_registry().suites.items():
+        summary = suite.summarize(upgraded)
+        if summary is not None:
+            recomputed[name] = summary
+    return upgraded, recomputed or dict(summaries)
 
 
 def _first_metric(metrics: Mapping[str, Any]) -> str | None:
@@ -126,22 +149,23 @@ def derive_columns(tasks: Mapping[str, Mapping[str, Any]], summaries: Mapping[st
         task = registry.find(name)
         if task is None:
             continue
-        for column in task.columns(result):
-            out.append(_filled(column, str(result.get("protocol", "")), shots_label([(name, result)])))
+        out.extend(_filled(column, str(result.get("protocol", "")), shots_label([(name, result)]))
+                   for column in task.columns(result))
     for name, summary in summaries.items():
         suite = registry.suites.get(name)
         if suite is None:
             continue
         members = [(m, tasks[m]) for m in suite.members if m in tasks]
-        for column in suite.columns(summary, tasks):
-            out.append(_filled(column, str(summary.get("protocol", "")), shots_label(members)))
+        out.extend(_filled(column, str(summary.get("protocol", "")), shots_label(members))
+                   for column in suite.columns(summary, tasks))
     return out
 
 
 def _filled(column: ColumnValue, protocol: str, shots: str | None) -> ColumnValue:
     from dataclasses import replace
 
-    return replace(column, protocol=column.protocol or protocol, shots=column.shots if column.shots is not None else shots)
+    return replace(column, protocol=column.protocol or protocol,
+                   shots=column.shots if column.shots is not None else shots)
 
 
 def shots_label(results: list[tuple[str, Mapping[str, Any]]]) -> str | None:

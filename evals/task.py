@@ -186,7 +186,8 @@ class ColumnValue:
     kind: ColumnKind = "score"
     order: int = 0
     protocol: str = ""
-    shots: int | None = None
+    shots: str | None = None
+    """The few-shot count behind the value ("4"; "4; 0 for mbpp, xlsum_ja" where members differ)."""
     tasks: tuple[str, ...] = ()
     notes: tuple[tuple[str, str], ...] = ()
     """(note text, detail) pairs shown as numbered notes on the cell."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Literal
 
 from jeval.judges.default_prompts import NAME as DEFAULT_PROMPT_SET
 from jeval.judges.engine import OPENAI_URL, JudgeConfig
@@ -28,9 +29,9 @@ def _judge_config(args: argparse.Namespace) -> JudgeConfig:
                        price_out_per_mtok=args.price_out, retry_failures=args.retry_failures)
 
 
-def _grade(args: argparse.Namespace, mode: str) -> int:
-    from jeval.judges.run import JudgeRun, format_summary, judge
+def _grade(args: argparse.Namespace, mode: Literal["single", "pairwise"]) -> int:
     from jeval.io import default_home
+    from jeval.judges.run import JudgeRun, format_summary, judge
 
     home = default_home()
     run = JudgeRun(
@@ -74,7 +75,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--answers", type=Path, action="append", required=True, metavar="RUN_DIR_OR_FILE",
                    help="a `jeval run --tasks jmt_bench` run folder or a FastChat answer JSONL file; repeat")
-    p.add_argument("--judge-model", required=True, help="the judge's model id (e.g. gpt-4o, or a served checkpoint path)")
+    p.add_argument("--judge-model", required=True,
+                   help="the judge's model id (e.g. gpt-4o, or a served checkpoint path)")
     p.add_argument("--judge-base-url", action="append",
                    help=f"an OpenAI-compatible judge endpoint, e.g. from `jeval serve`; repeat for replicas "
                         f"(default: {OPENAI_URL})")
@@ -84,7 +86,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help=f"{DEFAULT_PROMPT_SET} (jeval's own, default), fastchat-ja, fastchat-en (upstream, from "
                         "`jeval data prepare jmt_bench`) or a judge-prompt JSONL file")
     p.add_argument("--reference", default="gpt-4",
-                   help="reference answers for math/reasoning/coding: gpt-4 (default), gpt-4o, or a FastChat answer file")
+                   help="reference answers for math/reasoning/coding: gpt-4 (default), gpt-4o, "
+                        "or a FastChat answer file")
     p.add_argument("--turns", type=_turns, default=(1, 2), help="turns to grade: 1, 2 or 1,2 (default)")
     p.add_argument("--repeat", type=int, default=1, help="judge each item N times; reports mean, median and spread")
     p.add_argument("--retry-failures", action="store_true",

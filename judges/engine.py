@@ -9,7 +9,6 @@ whose verdict could not be read are asked again and replaced.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time

@@ -23,8 +23,8 @@ from jeval.judges.inputs import load_inputs
 from jeval.judges.pairwise import STRONG_WEIGHT, pair_jobs, pair_outcomes, pairs
 from jeval.judges.prompts import load_prompt_set
 from jeval.judges.single import single_jobs, single_record
-from jeval.results import new_run_id, safe_name
 from jeval.models.engines import preflight
+from jeval.results import new_run_id, safe_name
 
 
 @dataclass(frozen=True)
@@ -130,10 +130,11 @@ def format_summary(results: dict[str, Any]) -> str:
     req = results["requests"]
     cost = f"  cost: ${req['cost_usd']:.4f}" if req["cost_usd"] is not None else ""
     lines.append(f"requests sent: {req['sent']}  from cache: {req['from_cache']}  request errors: "
-                 f"{req['request_errors']}  tokens: {req['tokens']['prompt']} in / {req['tokens']['completion']} out{cost}")
+                 f"{req['request_errors']}  tokens: {req['tokens']['prompt']} in / "
+                 f"{req['tokens']['completion']} out{cost}")
     if results["mode"] == "single":
         for model, s in results["scores"].items():
-            shown = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+            shown = lambda v: "n/a" if v is None else f"{v:.2f}"
             turns = "  ".join(f"turn {t}: {shown(v)}" for t, v in s["turns"].items())
             lines.append(f"{model}: overall {shown(s['overall'])}  {turns}  failures {s['failures']}/{s['judgments']}")
             lines.append("  " + "  ".join(f"{c} {v:.2f}" for c, v in s["categories"].items()))

@@ -16,7 +16,7 @@ import itertools
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
@@ -202,7 +202,7 @@ class OpenAIClient:
         """A text completion (`/v1/completions`), the prompt sent as it is."""
         body = _body(max_tokens, temperature, stop, params)
 
-        async def request(sdk: openai.AsyncOpenAI):
+        async def request(sdk: openai.AsyncOpenAI) -> Any:
             return await sdk.completions.create(model=self.config.model, prompt=prompt, **body)
 
         response = await self._call(request)
@@ -215,7 +215,7 @@ class OpenAIClient:
         """Log-probabilities of the prompt's own tokens (`echo` with `logprobs`, as vLLM answers),
         sent as token ids; None where the server ignores `logprobs` (`transformers serve` does)."""
 
-        async def request(sdk: openai.AsyncOpenAI):
+        async def request(sdk: openai.AsyncOpenAI) -> Any:
             return await sdk.completions.create(model=self.config.model, prompt=token_ids, max_tokens=1,
                                                 temperature=0.0, echo=True, logprobs=1)
 
@@ -240,8 +240,8 @@ class OpenAIClient:
         """A chat completion (`/v1/chat/completions`); the server applies the model's chat template."""
         body = _body(max_tokens, temperature, stop, params)
 
-        async def request(sdk: openai.AsyncOpenAI):
-            return await sdk.chat.completions.create(model=self.config.model, messages=messages, **body)
+        async def request(sdk: openai.AsyncOpenAI) -> Any:
+            return await sdk.chat.completions.create(model=self.config.model, messages=cast(Any, messages), **body)
 
         response = await self._call(request)
         choice = response.choices[0]
@@ -261,9 +261,9 @@ class OpenAIClient:
         """Yield the answer's text as it arrives. Retries happen only before the first piece."""
         body = _body(max_tokens, temperature, stop, params)
 
-        async def request(sdk: openai.AsyncOpenAI):
+        async def request(sdk: openai.AsyncOpenAI) -> Any:
             return await sdk.chat.completions.create(
-                model=self.config.model, messages=messages, stream=True, **body
+                model=self.config.model, messages=cast(Any, messages), stream=True, **body
             )
 
         stream = await self._call(request)

@@ -32,7 +32,7 @@ from jeval.errors import JevalError
 from jeval.fingerprint import checkpoint_fingerprint
 from jeval.identity import ModelIdentity, display_name, endpoint_fingerprint
 from jeval.models.client import ClientConfig, Completion, OpenAIClient, Usage, normalize_base_url
-from jeval.models.model import CAPABLE, LogLikelihood, Model, Support, Unscorable, Window, cannot_score
+from jeval.models.model import CAPABLE, LogLikelihood, Model, Support, Unscorable, Window
 from jeval.models.server import Engine, ModelServer, ServeConfig, check_checkpoint, choose_engine
 from jeval.task import Capability
 
@@ -135,7 +135,8 @@ def preflight(base_url: str) -> None:
         httpx.get(url, timeout=10.0)
     except httpx.HTTPError as e:
         raise JevalError(
-            f"cannot reach {base_url} ({type(e).__name__}: {e}); start a server with `jeval serve CKPT` or check --base-url"
+            f"cannot reach {base_url} ({type(e).__name__}: {e}); "
+            "start a server with `jeval serve CKPT` or check --base-url"
         ) from None
 
 

@@ -59,8 +59,9 @@ class LocalModel:
     def __init__(self, checkpoint: Path, device: str | None = None, dtype: str = "auto"):
         path = check_checkpoint(checkpoint)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device).eval()
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(path)
+        loaded: Any = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        self.model: Any = loaded.to(self.device).eval()
         self.usage = Usage()
         self._lock = asyncio.Lock()
         self.model_id = str(path)

@@ -135,10 +135,12 @@ class ModelServer:
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.config.startup_timeout_s
         health = self.base_url.removesuffix("/v1") + "/health"
+        process = self._process
+        assert process is not None, "start() sets the process before waiting for it"
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+            if process.poll() is not None:
                 tail = self.log_tail()
-                self.returncode, self._process = self._process.returncode, None
+                self.returncode, self._process = process.returncode, None
                 raise JevalError(
                     f"{self.engine} serve exited during start-up (code {self.returncode}); "
                     f"see {self.log_path}: {tail}"
@@ -150,7 +152,8 @@ class ModelServer:
                 pass
             time.sleep(0.25)
         self.stop()
-        raise JevalError(f"{self.engine} serve did not answer within {self.config.startup_timeout_s:.0f}s; see {self.log_path}")
+        raise JevalError(f"{self.engine} serve did not answer within {self.config.startup_timeout_s:.0f}s; "
+                         f"see {self.log_path}")
 
     @property
     def running(self) -> bool:

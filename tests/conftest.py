@@ -24,7 +24,8 @@ JEVAL = [sys.executable, "-m", "jeval"]
 SAMPLES = Path(str(files("jeval.tasks") / "jaster" / "samples"))
 
 
-def jeval(*args: str, env: dict | None = None, timeout: float = 600, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def jeval(*args: str, env: dict | None = None, timeout: float = 600,
+          cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the real CLI in a child process."""
     return subprocess.run([*JEVAL, *map(str, args)], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})}, cwd=cwd)
@@ -92,7 +93,7 @@ def http_root(tmp_path):
     """A localhost static HTTP server over a fresh folder; yields (folder, base URL)."""
     root = tmp_path / "www"
     root.mkdir()
-    handler = lambda *a, **k: _QuietHandler(*a, directory=str(root), **k)  # noqa: E731
+    handler = lambda *a, **k: _QuietHandler(*a, directory=str(root), **k)
     httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}"

@@ -5,8 +5,8 @@ beside a strict score that stays as the protocol defines it."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import jeval
+
 from jeval.tasks.japanese_leaderboard.diagnostics import number_diagnostics
 from jeval.tasks.numeric_answer import canonical_number, lenient_number
 
@@ -42,7 +42,8 @@ def test_jl_mgsm_strict_reading_is_lm_evals_own_extraction():
 
 def test_mgsm_variants_read_the_strict_match_filter_and_leave_the_other_filters_rows_alone():
     rows = [row(0, "7", 7, "7", "strict-match"), row(0, "7", 7, "7", "flexible-extract"),
-            row(1, "答えは１２", 12, "答えは１２", "strict-match"), row(1, "答えは１２", 12, "[invalid]", "flexible-extract")]
+            row(1, "答えは１２", 12, "答えは１２", "strict-match"),
+            row(1, "答えは１２", 12, "[invalid]", "flexible-extract")]
     metrics, out = number_diagnostics(rows, "strict-match")
     assert metrics == {"out_of_format": 0.5, "lenient_exact_match": 1.0}
     assert "out_of_format" not in out[1] and "out_of_format" not in out[3]

@@ -39,7 +39,7 @@ def test_prepare_from_http_mirror_follows_llm_jp_eval_splits(prepared, sample_mi
 def test_wrong_checksum_is_an_error_and_leaves_no_partial_file(sample_mirror, tmp_path):
     root, url = sample_mirror
     manifest = json.loads((root / "jeval-mirror.json").read_text())
-    manifest["checksums"] = {k: "0" * 64 for k in manifest["checksums"]}
+    manifest["checksums"] = dict.fromkeys(manifest["checksums"], "0" * 64)
     (root / "jeval-mirror.json").write_text(json.dumps(manifest))
     data_dir = tmp_path / "data"
     proc = jeval("data", "prepare", "jcommonsenseqa", "--mirror", url, "--data-dir", data_dir)

@@ -195,3 +195,33 @@ def test_a_likelihood_task_on_transformers_serve_fails_before_the_server_starts(
         "(in-process transformers) or a vLLM server (`jeval run --model CKPT` with vLLM on a GPU, or --base-url of a "
         "`vllm serve` with --model-id its checkpoint folder)"]
     assert not (tmp_path / "out" / "logs").exists()
+
+
+def test_results_written_before_the_schema_was_versioned_are_read_with_their_stand_in_data_marked(tmp_path):
+    """A version 1 results.json (no schema, no columns, no prompt source): its columns come from the
+    plugins' declarations, and data that came partly from a mirror's own checksums is not shown
+    under the upstream protocol's name."""
+    def v1(name: str, fingerprint: str, from_mirror: bool) -> dict:
+        task = {"protocol": "llm-jp-eval-1.4.1", "category": "MC", "shots": 4, "n_samples": 10, "limit": 100,
+                "metrics": {"exact_match": 0.5, "out_of_label_set": 0.1, "lenient_exact_match": 0.6},
+                "data_fingerprint": "d", "data_checksums_from_mirror": from_mirror, "data_sources": [],
+                "prompt_fingerprint": "p", "decoding": {}}
+        return {"jeval_version": "0.1.0", "run_id": f"r-{name}", "created": "2026-11-01T00:00:00+0000",
+                "model": {"name": name, "id": name, "fingerprint": fingerprint, "path": None},
+                "backend": {"kind": "local"}, "config": {}, "tasks": {"jcommonsenseqa": task},
+                "categories": {"MC": 0.5}, "summaries": {}, "timings": {}, "requests": {}, "tokens": {},
+                "versions": {}}
+
+    for name, fingerprint, from_mirror in (("old-upstream", "sha256:" + "1" * 64, False),
+                                           ("old-mirror", "sha256:" + "2" * 64, True)):
+        path = tmp_path / "results" / name / "r" / "results.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(v1(name, fingerprint, from_mirror)), encoding="utf-8")
+    board = jeval("leaderboard", tmp_path / "results", "--format", "json", "--columns", "jaster")
+    assert board.returncode == 0, board.stderr
+    data = json.loads(board.stdout)
+    labels = {c["label"] for c in data["columns"]}
+    assert "Jaster AVG [llm-jp-eval-1.4.1]" in labels and "Jaster AVG [llm-jp-eval-1.4.1+unverified-prompts]" in labels
+    avg = {c["key"] for c in data["columns"] if c["label"].startswith("Jaster AVG")}
+    values = sorted(v["value"] for r in data["rows"] for k, v in r["cells"].items() if k in avg and v["value"])
+    assert values == [pytest.approx(50 / 11)] * 2  # one category of eleven, by llm-jp-eval's rule

@@ -12,8 +12,8 @@ import pytest
 from conftest import error_lines, jeval
 
 from jeval.errors import JevalError
-from jeval.registry import load_registry
 from jeval.planning import item_limit
+from jeval.registry import load_registry
 from jeval.task import TaskInputs
 from jeval.tasks.jaster.protocol import Example, JasterTask, build_prompt, extract_answer
 from jeval.tasks.jaster.suite import summarize
@@ -176,7 +176,8 @@ def _llm_jp_eval_dir(root: Path, name: str) -> Path:
     base = root / "1.4.1" / "evaluation"
     for split, n in (("train", 6), ("dev", 2), ("test", 3)):
         (base / split).mkdir(parents=True, exist_ok=True)
-        data = _evaluation_file("関係を答えてください。", [(f"前提：{split}{i}\n仮説：文", "neutral") for i in range(n)])
+        data = _evaluation_file("関係を答えてください。",
+                                [(f"前提：{split}{i}\n仮説：文", "neutral") for i in range(n)])
         (base / split / f"{name}.json").write_text(json.dumps(data, ensure_ascii=False, indent=4), encoding="utf-8")
     return root
 
@@ -195,7 +196,8 @@ def test_llm_jp_eval_preprocessed_files_are_taken_as_they_are(sample_mirror, tmp
     task = load_registry().tasks["jnli"]
     built = task.requests(TaskInputs(data_dir / "jnli", 4, None))
     frame = json.loads((data_dir / "jnli" / "frame.json").read_text())["header"]
-    assert built.requests[0].prompt.startswith(f"{frame}\n\n### 指示:\n関係を答えてください。\n\n### 入力:\n前提：train0")
+    assert built.requests[0].prompt.startswith(f"{frame}\n\n### 指示:\n関係を答えてください。"
+                                               "\n\n### 入力:\n前提：train0")
     assert built.requests[0].prompt.endswith("### 入力:\n前提：test0\n仮説：文\n\n### 応答:\n")
     assert built.requests[0].max_tokens == 3 and built.requests[0].stop == ("\n\n",)
 

@@ -29,7 +29,8 @@ def write_llm_jp_eval_files(root: Path) -> Path:
     base = root / "1.4.1" / "evaluation"
     for member in MEMBERS:
         for split, n in ITEMS.items():
-            samples = [{"input": f"質問：{member.name}の{split}問題{i}", "output": OUTPUTS[member.metric]} for i in range(n)]
+            samples = [{"input": f"質問：{member.name}の{split}問題{i}", "output": OUTPUTS[member.metric]}
+                       for i in range(n)]
             if member.metric == "pearson":
                 samples = [{**s, "output": f"{i}.0"} for i, s in enumerate(samples)]
             data = {"instruction": f"{member.name}の指示文。", "output_length": 8,

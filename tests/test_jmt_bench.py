@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import error_lines, jeval
+
 from jeval.errors import JevalError
 from jeval.registry import load_registry
 from jeval.task import Request, TaskInputs
@@ -37,7 +37,8 @@ def test_prepare_writes_questions_references_and_both_upstream_prompt_sets(jmt_d
     en = [json.loads(x) for x in (folder / "judge_prompts" / "fastchat-en.jsonl").read_text().splitlines()]
     assert len(en) == 8 and {p["name"] for p in en} <= set(by_name)
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert all("Stability-AI/FastChat/e37eb28ee490480f6f4989274ed47c55f7dfce82" in s["url"] for s in manifest["sources"])
+    assert all("Stability-AI/FastChat/e37eb28ee490480f6f4989274ed47c55f7dfce82" in s["url"]
+               for s in manifest["sources"])
     assert manifest["checksums_from_mirror"] is True
 
 
@@ -84,7 +85,7 @@ def test_second_turn_carries_the_first_exchange_and_then_the_dialogue_ends(jmt_d
 
 
 def test_unknown_generation_protocol_is_one_clear_error(jmt_data, task):
-    with pytest.raises(JevalError, match="no generation protocol 'nejumi9'.*fastchat, stability"):
+    with pytest.raises(JevalError, match=r"no generation protocol 'nejumi9'.*fastchat, stability"):
         task.requests(TaskInputs(jmt_data / "jmt_bench", 0, None, "nejumi9"))
 
 

@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import JEVAL, Proxy, jeval, start_jeval_serve, stop
 
 from jeval.results import safe_name
-
-from conftest import JEVAL, Proxy, jeval, start_jeval_serve, stop
 
 FIXTURE_ANSWERS = Path(__file__).parent / "fixtures" / "jmt_bench" / "answers" / "helper-7b.jsonl"
 N_QUESTIONS = 5
@@ -103,7 +102,8 @@ def test_single_grading_records_unreadable_verdicts_and_a_second_run_sends_nothi
     assert all(r["failure"] in ("empty", "no_verdict", "out_of_range", "conflicting") for r in failed)
     prompts = {(r["category"], r["turn"]): r["judge"][1] for r in records}
     assert prompts[("math", 1)] == "single-math-v1" and prompts[("writing", 1)] == "single-v1"
-    assert prompts[("reasoning", 2)] == "single-math-v1-multi-turn" and prompts[("roleplay", 2)] == "single-v1-multi-turn"
+    assert (prompts[("reasoning", 2)] == "single-math-v1-multi-turn"
+            and prompts[("roleplay", 2)] == "single-v1-multi-turn")
     answers = {json.loads(x)["question_id"]: json.loads(x) for x in
                (run_dir / "answers" / "jmt_bench.jsonl").read_text().splitlines()}
     turn2 = next(r for r in records if r["turn"] == 2 and r["question_id"] == 31)

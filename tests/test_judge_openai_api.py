@@ -17,7 +17,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from conftest import error_lines, jeval
 
 SECRET = "sk-test-Zq81LmN0pQ"
@@ -98,7 +97,8 @@ def answer_files(tmp_path):
     good = [json.loads(x) for x in (FIXTURE_ANSWERS / "helper-7b.jsonl").read_text().splitlines()]
     files = {}
     for name, marker in (("good-7b", "★"), ("plain-7b", "")):
-        rows = [{**r, "model_id": name, "choices": [{"index": 0, "turns": [marker + t for t in r["choices"][0]["turns"]]}]}
+        rows = [{**r, "model_id": name,
+                 "choices": [{"index": 0, "turns": [marker + t for t in r["choices"][0]["turns"]]}]}
                 for r in good]
         files[name] = tmp_path / f"{name}.jsonl"
         files[name].write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

@@ -19,14 +19,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import error_lines, jeval
+from leaderboard_support import build_results, jaster_task, lm_eval_task, write_jeval_run, write_ratings
+
 from jeval.arena.battles import Battle, write_battles_jsonl
 from jeval.arena.ratings import leaderboard as arena_leaderboard
 from jeval.arena.store import Turn, VoteStore
 from jeval.cli import main
 from jeval.tasks.ppl.task import PROTOCOL as PPL_PROTOCOL
-from leaderboard_support import build_results, jaster_task, lm_eval_task, write_jeval_run, write_ratings
 
 SCALE_NOTE = ("Scores are on a 0–100 scale: 0–1 scores ×100, MT-Bench's 1–10 ×10. Arena ratings are Bradley-Terry "
               "ratings on the Elo scale (400 points = 10× odds) with 95% bootstrap intervals. Best in each column: "
@@ -207,7 +207,8 @@ def test_arena_battles_from_a_vote_store_and_a_file_are_rated_by_the_arena_code(
         store.record_vote(f"v{i}", "s", "model_a", [])
     battles = in_file + store.battles()
     store.close()
-    write_jeval_run(tmp_path / "results", "a", "r", "2026-01-01T00:00:00+0000", {"jl_mgsm": lm_eval_task("jl_mgsm", 0.5)})
+    write_jeval_run(tmp_path / "results", "a", "r", "2026-01-01T00:00:00+0000",
+                    {"jl_mgsm": lm_eval_task("jl_mgsm", 0.5)})
     text, _ = board_text(capsys, tmp_path / "results", "--arena", tmp_path / "battles.jsonl", "--arena", url,
                          "--format", "json", "--arena-bootstrap", "50", "--seed", "3")
     expected = {r.model: r for r in arena_leaderboard(battles, bootstrap_rounds=50, seed=3).rows}
@@ -267,7 +268,8 @@ def test_an_empty_folder_is_an_error_not_an_empty_table(tmp_path):
     proc = jeval("leaderboard", tmp_path)
     assert proc.returncode == 2
     lines = error_lines(proc)
-    assert lines[0] == f"jeval: warning: {tmp_path / 'x.json'}: a JSON list, not a jeval results object; skipped, not counted"
+    assert lines[0] == (f"jeval: warning: {tmp_path / 'x.json'}: a JSON list, not a jeval results object; "
+                        "skipped, not counted")
     assert lines[1].startswith("jeval: error: no results to tabulate") and "1 file(s) skipped" in lines[1]
 
 

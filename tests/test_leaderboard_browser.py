@@ -5,9 +5,9 @@ missing cells last, and the figures are drawn. A screenshot is kept under the te
 from __future__ import annotations
 
 import pytest
+from leaderboard_support import build_results, write_ratings
 
 from jeval.cli import main
-from leaderboard_support import build_results, write_ratings
 
 playwright = pytest.importorskip("playwright.sync_api")
 

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import error_lines, jeval
 from lmeval_support import OFFLINE
 
@@ -114,7 +113,8 @@ def test_generated_answers_are_the_in_process_models_greedy_continuations(local_
 
 def test_a_second_run_is_answered_from_the_cache(local_run, include, tiny_checkpoint):
     tmp, first, _ = local_run
-    proc, again, _ = run(tmp, include, "--model", str(tiny_checkpoint), "--backend", "local", "--tasks", "lm-eval:tiny_mc")
+    proc, again, _ = run(tmp, include, "--model", str(tiny_checkpoint), "--backend", "local",
+                         "--tasks", "lm-eval:tiny_mc")
     assert again is not None, proc.stderr[-3000:]
     counts = again["tasks"]["lm-eval:tiny_mc"]["lm_eval"]["requests"]
     assert counts["from_cache"] == counts["loglikelihood"] == 12

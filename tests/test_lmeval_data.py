@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import error_lines, jeval
 from lmeval_support import ALL_TASKS, make_mirror
 
@@ -32,7 +31,8 @@ def rows(data: Path, task: str, split: str) -> list[dict]:
 def test_prepared_splits_have_the_hugging_face_shapes_lm_eval_reads(prepared):
     assert [len(rows(prepared, "jl_jcommonsenseqa", s)) for s in ("train", "validation")] == [5, 3]
     assert rows(prepared, "jl_jcommonsenseqa", "train")[0]["choice4"] == "雲"
-    assert [r["label"] for r in rows(prepared, "jl_jnli", "validation")] == [1, 2, 0]  # contradiction, neutral, entailment
+    assert ([r["label"] for r in rows(prepared, "jl_jnli", "validation")]
+            == [1, 2, 0])  # contradiction, neutral, entailment
     assert [r["label"] for r in rows(prepared, "jl_marc_ja", "validation")] == [0, 1]  # positive, negative
     squad = rows(prepared, "jl_jsquad", "validation")
     assert len(squad) == 2 and squad[0]["context"].startswith("東京タワー [SEP] ")
@@ -61,7 +61,8 @@ def test_marc_ja_without_a_user_supplied_file_says_how_to_supply_it(tmp_path):
 
 
 @pytest.mark.parametrize(("reader", "content", "message"), [
-    (convert.jnli, '{"sentence_pair_id": "0", "yjcaptions_id": "x", "sentence1": "a", "sentence2": "b", "label": "maybe"}\n',
+    (convert.jnli, '{"sentence_pair_id": "0", "yjcaptions_id": "x", "sentence1": "a", "sentence2": "b", '
+                   '"label": "maybe"}\n',
      "label must be one of entailment, contradiction, neutral"),
     (convert.mgsm_test, "question without an answer\n", ":1: expected question<TAB>answer"),
     (convert.xwinograd, '{"sentence": "no blank", "option1": "a", "option2": "b", "answer": "1"}\n', "exactly one `_`"),
@@ -88,15 +89,18 @@ def test_rendered_configs_keep_lm_eval_prompts_shots_and_metrics_and_read_local_
     for name, upstream in pairs.items():
         mine, theirs = rendered[name].config, upstream_config(upstream)
         for key in ("description", "doc_to_text", "doc_to_target", "doc_to_choice", "target_delimiter", "num_fewshot",
-                    "output_type", "metric_list", "filter_list", "generation_kwargs", "process_docs", "process_results"):
+                    "output_type", "metric_list", "filter_list", "generation_kwargs", "process_docs",
+                    "process_results"):
             assert mine.get(key) == theirs.get(key), (name, key)
         assert mine["dataset_path"] == "json" and mine["dataset_name"] is None
         assert all(Path(f).is_absolute() and str(f).startswith(str(tmp_path))
                    for f in mine["dataset_kwargs"]["data_files"].values())
     shots = {n: rendered[n].config.get("num_fewshot") or 0 for n in
-             ("jl_jcommonsenseqa", "jl_jnli", "jl_marc_ja", "jl_jsquad", "jl_jaqket_v2", "jl_xlsum", "jl_mgsm", "jl_xwinograd")}
+             ("jl_jcommonsenseqa", "jl_jnli", "jl_marc_ja", "jl_jsquad", "jl_jaqket_v2", "jl_xlsum", "jl_mgsm",
+              "jl_xwinograd")}
     assert list(shots.values()) == [3, 3, 3, 2, 1, 1, 5, 0]
-    assert [f["name"] for f in rendered["jl_mgsm_native_cot"].config["filter_list"]] == ["strict-match", "flexible-extract"]
+    assert ([f["name"] for f in rendered["jl_mgsm_native_cot"].config["filter_list"]]
+            == ["strict-match", "flexible-extract"])
 
 
 def test_tasks_path_prints_a_folder_of_complete_lm_eval_configs(tmp_path):

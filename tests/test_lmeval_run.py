@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import error_lines, jeval
 from lmeval_support import ALL_TASKS, OFFLINE, make_mirror
 
@@ -55,7 +54,8 @@ def test_in_process_run_reports_every_task_with_its_protocol_and_the_suite_means
     assert jcqa["shots"] == 3 and jcqa["n_samples"] == 2 and next(iter(jcqa["metrics"])) == "acc,none"
     assert results["tasks"]["jl_mgsm_native_cot"]["protocol"].endswith("/mgsm_cot_native+standin-prompts")
     assert results["tasks"]["jl_mgsm_native_cot"]["prompt_source"]["origin"] == "standin"  # the fixture exemplars
-    assert set(results["tasks"]["jl_mgsm_native_cot"]["metrics"]) >= {"exact_match,strict-match", "exact_match,flexible-extract"}
+    assert (set(results["tasks"]["jl_mgsm_native_cot"]["metrics"])
+            >= {"exact_match,strict-match", "exact_match,flexible-extract"})
     board = results["summaries"]["ja_leaderboard"]
     firsts = [next(iter(results["tasks"][t]["metrics"].values())) for t in board["categories"]]
     assert len(board["categories"]) == 8 and math.isclose(board["AVG"], sum(firsts) / 8)
@@ -64,7 +64,8 @@ def test_in_process_run_reports_every_task_with_its_protocol_and_the_suite_means
     assert len(rows[0]["resps"]) == 3  # one log-likelihood per choice
 
 
-def test_scores_and_answers_equal_lm_eval_own_run_of_the_same_checkpoint(local_run, workdir, tiny_checkpoint, monkeypatch):
+def test_scores_and_answers_equal_lm_eval_own_run_of_the_same_checkpoint(local_run, workdir, tiny_checkpoint,
+                                                                         monkeypatch):
     """lm-eval's own transformers model (with the BOS token jeval's in-process backend adds) on the
     same rendered task folder: the same metrics, the same generated texts, the same choices."""
     for k, v in OFFLINE.items():
@@ -130,7 +131,8 @@ def test_a_loglikelihood_task_on_a_server_without_logprobs_names_the_backends_th
                   out="refused", cache="fresh.sqlite")
     assert proc.returncode == 2
     line = error_lines(proc)[-1]
-    assert line.startswith("jeval: error: ") and "jl_jnli need log-likelihoods" in line and "--backend local" in line and "vllm serve" in line
+    assert (line.startswith("jeval: error: ") and "jl_jnli need log-likelihoods" in line
+            and "--backend local" in line and "vllm serve" in line)
 
 
 def test_lm_eval_itself_runs_the_plugins_from_jeval_tasks_path(workdir):

@@ -116,7 +116,8 @@ def test_it_prepares_runs_and_appears_in_the_leaderboard(installed, tmp_path):
     assert task["protocol"] == "toy-qa-1" and task["n_samples"] == 3 and task["shots"] == 1
     assert set(task["metrics"]) == {"exact_match", "char_f1"} and task["prompt_source"]["data_origin"] == "upstream"
     rows = [json.loads(x) for x in (results_file.parent / "samples" / "toy_qa.jsonl").read_text().splitlines()]
-    assert rows[0]["prompt"] == "質問に答えてください。\n\n質問：北海道の中心都市は？\n答え：札幌\n\n質問：日本の首都は？\n答え："
+    assert rows[0]["prompt"] == ("質問に答えてください。\n\n質問：北海道の中心都市は？\n答え：札幌"
+                                 "\n\n質問：日本の首都は？\n答え：")
     assert [r["target"] for r in rows] == ["東京", "日本", "二"]
 
     board = jeval(env, "leaderboard", tmp_path / "results", "--format", "json", cwd=tmp_path)

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import error_lines, jeval
+
 from jeval.tasks.ppl.loss import CorpusLoss
-from jeval.tasks.ppl.score import evaluate_corpus
-from jeval.tasks.ppl.score import document_ids
+from jeval.tasks.ppl.score import document_ids, evaluate_corpus
 from jeval.tasks.ppl.windows import plan_windows
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ppl"
@@ -133,7 +132,8 @@ def test_a_model_in_training_mode_is_scored_without_dropout_and_left_in_training
 def test_corpus_losses_add_up():
     a, b = CorpusLoss(10.0, 5, 8, 20, 1, 1), CorpusLoss(6.0, 3, 4, 4, 2, 3)
     total = a + b
-    assert (total.nll, total.tokens, total.chars, total.bytes, total.documents, total.windows) == (16.0, 8, 12, 24, 3, 4)
+    assert (total.nll, total.tokens, total.chars, total.bytes, total.documents,
+            total.windows) == (16.0, 8, 12, 24, 3, 4)
     assert total.bits_per_byte == pytest.approx(16.0 / math.log(2) / 24)
     assert CorpusLoss(0.0, 0, 0, 0, 0, 0).as_dict()["perplexity"] is None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 
 import httpx
-
 from conftest import start_jeval_serve, stop
 
 

@@ -87,7 +87,7 @@ def test_killed_run_resumes_without_sending_any_request_twice(served, prepared, 
     ref_dir = run_dir_of(tmp_path / "ref")
     ref_results = json.loads((ref_dir / "results.json").read_text())
     assert resumed["tasks"]["jcommonsenseqa"]["metrics"] == ref_results["tasks"]["jcommonsenseqa"]["metrics"]
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "cached"} for r in rows]  # noqa: E731
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "cached"} for r in rows]
     assert strip(read_samples(run_dir_of(tmp_path / "resumed"))) == strip(read_samples(ref_dir))
 
 

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from jeval.errors import JevalError
 from jeval.io import atomic_write_json
@@ -159,7 +160,7 @@ def fetch(source: Source, raw_dir: Path, mirror: Mirror) -> Fetched:
     return Fetched(target, origin)
 
 
-def _copy(where: str, out) -> None:
+def _copy(where: str, out: BinaryIO) -> None:
     if where.startswith(("http://", "https://")):
         request = urllib.request.Request(where, headers={"User-Agent": "jeval"})
         try:

@@ -107,7 +107,8 @@ def judge_cells(record: JudgeRecord) -> list[Cell]:
 
         add("MT-Bench", s.get("overall"), 0)
         categories = s["categories"]
-        ordered = [c for c in MT_BENCH_CATEGORIES if c in categories] + sorted(set(categories) - set(MT_BENCH_CATEGORIES))
+        ordered = ([c for c in MT_BENCH_CATEGORIES if c in categories]
+                   + sorted(set(categories) - set(MT_BENCH_CATEGORIES)))
         for i, category in enumerate(ordered, 1):
             add(f"MT-Bench {category}", categories[category], i)
     return out

@@ -7,8 +7,13 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jeval.errors import JevalError
+
+if TYPE_CHECKING:
+    from jeval.leaderboard.correlate import Correlation
+    from jeval.leaderboard.table import Board
 
 log = logging.getLogger(__name__)
 FORMATS = ("md", "csv", "json", "html")
@@ -77,7 +82,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render(board, correlation, fmt: str) -> str:
+def _render(board: Board, correlation: Correlation | None, fmt: str) -> str:
     if fmt == "html":
         from jeval.leaderboard.render_html import page
 
@@ -93,7 +98,8 @@ def _render(board, correlation, fmt: str) -> str:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("results", nargs="*", metavar="RESULTS_DIR",
-                   help="folders holding `jeval run` and `jeval judge` results (searched recursively; default: results)")
+                   help="folders holding `jeval run` and `jeval judge` results "
+                        "(searched recursively; default: results)")
     p.add_argument("--format", choices=FORMATS, default="md", help="md (default), csv, json or html (a static page)")
     p.add_argument("--out", "-o", help="write to this file (default: standard output)")
     p.add_argument("--models", action="append", help="only these models, comma-separated")
@@ -105,7 +111,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arena", action="append", metavar="FILE_OR_URL",
                    help="arena ratings JSON (`jeval arena ratings --format json`), or battles: JSONL files "
                         "and/or vote-store URLs (rated here, Bradley-Terry with bootstrap); repeatable")
-    p.add_argument("--arena-bootstrap", type=int, default=100, help="bootstrap rounds when rating battles (default 100)")
+    p.add_argument("--arena-bootstrap", type=int, default=100,
+                   help="bootstrap rounds when rating battles (default 100)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--alias", action="append", metavar="NAME=MODEL",
                    help="treat NAME (e.g. an arena model name) as MODEL; repeatable or comma-separated")
@@ -124,7 +131,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Leaderboard tables over benchmark, judge and arena results.")
+    parser = argparse.ArgumentParser(prog=prog,
+                                     description="Leaderboard tables over benchmark, judge and arena results.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug logging")
     add_arguments(parser)
     parser.set_defaults(func=cmd_leaderboard)

@@ -1,9 +1,10 @@
 """Find the result files under results folders and read them into typed records.
 
 Every `*.json` file under a folder is looked at: a `jeval run` results.json becomes a RunRecord
-(read by jeval.schema, whatever version wrote it), a `jeval judge single` results.json a JudgeRecord. Anything else (malformed JSON, another tool's
-JSON, a pairwise judge run, an arena ratings file) is a Problem naming the file and why it was
-not counted; nothing is dropped without one.
+(read by jeval.schema, whatever version wrote it), a `jeval judge single` results.json a
+JudgeRecord. Anything else (malformed JSON, another tool's JSON, a pairwise judge run, an arena
+ratings file) is a Problem naming the file and why it was not counted; nothing is dropped
+without one.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def _check_judge(data: dict[str, Any]) -> str | None:
     if not isinstance(scores, dict):
         return "`scores` is not an object"
     for model, s in scores.items():
-        if not isinstance(s, dict) or not _number_or_none(s.get("overall")) or not isinstance(s.get("categories"), dict):
+        if not isinstance(s, dict) or not _number_or_none(s.get("overall")) \
+                or not isinstance(s.get("categories"), dict):
             return f"scores of {model!r} have no numeric `overall` or no `categories` object"
         if not all(_number_or_none(v) for v in s["categories"].values()):
             return f"scores of {model!r} have a category score that is not a number"
@@ -86,7 +88,10 @@ def classify(path: Path, data: Any) -> RunRecord | JudgeRecord | Problem:
         why = check_run(data)
         if why:
             return Problem(path, f"malformed jeval run results: {why}")
-        return read_run(path, data)
+        try:
+            return read_run(path, data)
+        except JevalError as e:
+            return Problem(path, f"cannot be read as jeval run results: {' '.join(str(e).split())}")
     if data.get("mode") in ("single", "pairwise") and "judge" in data:
         if data["mode"] == "pairwise":
             return Problem(path, "a pairwise judge run (no per-model scores); give its battles.jsonl with --arena "

@@ -11,6 +11,7 @@ PLUGIN = Plugin(
     tasks=TASKS,
     groups={"jglue": JGLUE_TASKS, "ja_leaderboard": LEADERBOARD_TASKS,
             "jl_mgsm_variants": ("jl_mgsm", "jl_mgsm_direct", "jl_mgsm_native_cot")},
-    suites=(suite("jglue", "JGLUE mean", JGLUE_TASKS), suite("ja_leaderboard", "ja_leaderboard mean", LEADERBOARD_TASKS)),
+    suites=(suite("jglue", "JGLUE mean", JGLUE_TASKS),
+            suite("ja_leaderboard", "ja_leaderboard mean", LEADERBOARD_TASKS)),
     resolvers={PREFIX: any_task},
 )

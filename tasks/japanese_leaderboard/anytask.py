@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,8 +56,8 @@ def open_manager(names: list[str], include: tuple[str, ...]) -> Any:
     manager = TaskManager(include_path=list(include) or None, include_defaults=True)
     unknown = [n for n in names if n not in manager.all_tasks]
     if unknown:
-        hints = [f"{n!r} (did you mean {', '.join(close)}?)" if (close := difflib.get_close_matches(n, manager.all_tasks, n=3))
-                 else repr(n) for n in unknown]
+        hints = [f"{n!r} (did you mean {', '.join(close)}?)"
+                 if (close := difflib.get_close_matches(n, manager.all_tasks, n=3)) else repr(n) for n in unknown]
         raise JevalError(f"lm-eval {lm_eval_version()} knows no task, group or tag {', '.join(hints)}; "
                          "`lm_eval ls tasks` lists them (add folders of your own configs with --lm-eval-include)")
     return manager
@@ -69,7 +69,7 @@ def load_tasks(manager: Any, name: str) -> dict[str, Any]:
         return manager.load([name])
     except JevalError:
         raise
-    except Exception as e:  # noqa: BLE001 - lm-eval and datasets raise many kinds; each becomes one line
+    except Exception as e:
         what = f"{type(e).__name__}: {_short(e)}"
         if NETWORK.search(what):
             raise JevalError(f"lm-eval:{name}: its data could not be loaded ({what}); {OFFLINE_HINT}") from None
@@ -106,6 +106,11 @@ def _refusal(context: HarnessContext, task: str) -> JevalError | None:
                       f"use {CAPABLE}")
 
 
+def _constant(label: str) -> Callable[[Any], str]:
+    """Every request of this task is counted under its jeval name."""
+    return lambda request: label
+
+
 class AnyTaskHarness(Harness):
     """The planned `lm-eval:` tasks of a run, one `simple_evaluate` call each (lm-eval refuses a
     task that is asked for twice, alone and in a group); answers are shared through the cache."""
@@ -131,7 +136,7 @@ class AnyTaskHarness(Harness):
             name = task.lm_eval_name
             label = task.spec.name
             lm = JevalLM(context.model, context.executor, asyncio.get_running_loop(), [label],
-                         lambda request, label=label: label, _refusal(context, label))
+                         _constant(label), _refusal(context, label))
             out = await run_lm_eval(lm, _roots(name, loaded[name]), manager, limit, asked_shots(planned))
             folded[label] = fold_run(p, name, list(loaded[name]["tasks"]), out, lm.counts)
         return folded

@@ -23,7 +23,7 @@ DEFAULT_MAX_GEN_TOKS = 256
 """lm-eval's own default when a task sets no `max_gen_toks` (its HF, vLLM and API models)."""
 
 
-class JevalLM(LM):  # type: ignore[misc]
+class JevalLM(LM):
     def __init__(self, model: Model, executor: Executor, loop: asyncio.AbstractEventLoop, ll_tasks: list[str],
                  label: Callable[[Any], str], refusal: JevalError | None = None):
         """`ll_tasks` name the tasks in errors about log-likelihoods; `label` gives the jeval task a

@@ -49,7 +49,8 @@ def jcommonsenseqa(path: Path) -> Rows:
     rows = []
     for n, row in enumerate(read_jsonl(path), 1):
         _require(row, fields, f"{path}: record {n}")
-        rows.append({k: row[k] for k in fields} | {"label": _class_label(row["label"], tuple("01234"), f"{path}: record {n}")})
+        rows.append({k: row[k] for k in fields}
+                    | {"label": _class_label(row["label"], tuple("01234"), f"{path}: record {n}")})
     return _nonempty(rows, path)
 
 
@@ -58,7 +59,8 @@ def jnli(path: Path) -> Rows:
     rows = []
     for n, row in enumerate(read_jsonl(path), 1):
         _require(row, fields, f"{path}: record {n}")
-        rows.append({k: row[k] for k in fields} | {"label": _class_label(row["label"], NLI_LABELS, f"{path}: record {n}")})
+        rows.append({k: row[k] for k in fields}
+                    | {"label": _class_label(row["label"], NLI_LABELS, f"{path}: record {n}")})
     return _nonempty(rows, path)
 
 
@@ -141,7 +143,8 @@ def xlsum(path: Path) -> Rows:
             fields = reader.fieldnames or []
             missing = [k for k in ("summary", "text") if k not in fields]
             if missing:
-                raise JevalError(f"{path}: the CSV header lacks {', '.join(missing)} (found {', '.join(fields) or 'none'})")
+                raise JevalError(f"{path}: the CSV header lacks {', '.join(missing)} "
+                                 f"(found {', '.join(fields) or 'none'})")
             rows = [{k: row.get(k) or "" for k in ("id", "url", "title", "summary", "text")} for row in reader]
     except UnicodeDecodeError as e:
         raise JevalError(f"{path}: not UTF-8 text ({e.reason})") from None
@@ -194,7 +197,8 @@ def mgsm_exemplars(path: Path, language: str = "ja") -> Rows:
     """The train split: `MGSM_EXEMPLARS[language]` with `EXEMPLAR_NUMBER_ANSWERS` and
     `EXEMPLAR_EQUATION_SOLUTIONS` of url-nlp's `exemplars.py`, in key order."""
     values = _module_literals(path)
-    missing = [k for k in ("MGSM_EXEMPLARS", "EXEMPLAR_NUMBER_ANSWERS", "EXEMPLAR_EQUATION_SOLUTIONS") if k not in values]
+    missing = [k for k in ("MGSM_EXEMPLARS", "EXEMPLAR_NUMBER_ANSWERS", "EXEMPLAR_EQUATION_SOLUTIONS")
+               if k not in values]
     if missing:
         raise JevalError(f"{path}: no literal {', '.join(missing)}")
     exemplars = values["MGSM_EXEMPLARS"].get(language)

@@ -41,7 +41,8 @@ def fold_samples(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         arguments = [list(a) if isinstance(a, list | tuple) else a for a in s.get("arguments", [])]
         first = arguments[0] if arguments else None
         prompt = first[0] if isinstance(first, list) and first else first
-        extra = {k: v for k, v in s.items() if k not in ("doc_id", "doc", "target", "arguments", "resps", "filtered_resps")}
+        extra = {k: v for k, v in s.items()
+                 if k not in ("doc_id", "doc", "target", "arguments", "resps", "filtered_resps")}
         out.append(_plain({"key": str(s["doc_id"]), "prompt": prompt, "target": s.get("target"), **extra,
                            "resps": s.get("resps"), "filtered_resps": s.get("filtered_resps"),
                            "arguments": arguments, "doc": s.get("doc")}))

@@ -41,8 +41,8 @@ def _loader(module_prefix: str) -> type[yaml.SafeLoader]:
     class Loader(yaml.SafeLoader):
         pass
 
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> FunctionRef:
-        spec = loader.construct_scalar(node)
+    def construct(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> FunctionRef:
+        spec = str(loader.construct_scalar(node))
         return FunctionRef(f"{module_prefix}{spec}" if module_prefix else spec)
 
     Loader.add_constructor("!function", construct)
@@ -58,7 +58,7 @@ _Dumper.add_representer(FunctionRef, lambda d, v: d.represent_scalar("!function"
 
 def _read(path: Path, module_prefix: str = "") -> dict[str, Any]:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader(module_prefix))  # noqa: S506 (SafeLoader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader(module_prefix))
     except FileNotFoundError:
         raise JevalError(f"{path}: file not found (is lm-eval {lm_eval_version()} installed whole?)") from None
     except yaml.YAMLError as e:
@@ -78,7 +78,7 @@ def upstream_config(relative: str) -> dict[str, Any]:
     includes = config.pop("include", [])
     merged: dict[str, Any] = {}
     for inc in includes if isinstance(includes, list) else [includes]:
-        merged.update(upstream_config(str((Path(relative).parent / inc))))
+        merged.update(upstream_config(str(Path(relative).parent / inc)))
     merged.update(config)
     return merged
 
@@ -106,7 +106,8 @@ def render_overlay(path: Path, data_dir: Path) -> Rendered:
     config.pop("tag", None)
     config.update(overlay)
     data_files = config.get("dataset_kwargs", {}).get("data_files", {})
-    config["dataset_kwargs"] = {"data_files": {split: str((data_dir / rel).resolve()) for split, rel in data_files.items()}}
+    config["dataset_kwargs"] = {"data_files": {split: str((data_dir / rel).resolve())
+                                               for split, rel in data_files.items()}}
     return Rendered(config["task"], config)
 
 

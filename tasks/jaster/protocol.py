@@ -23,8 +23,17 @@ from typing import Any
 
 from jeval.errors import JevalError
 from jeval.io import atomic_write_json, read_json
-from jeval.task import (ColumnValue, GenerationTask, ImportsPreprocessed, Request, Source, TaskInputs, TaskRequests,
-                        TaskSpec, diagnostic_columns)
+from jeval.task import (
+    ColumnValue,
+    GenerationTask,
+    ImportsPreprocessed,
+    Request,
+    Source,
+    TaskInputs,
+    TaskRequests,
+    TaskSpec,
+    diagnostic_columns,
+)
 from jeval.tasks.jaster.diagnostics import label_set, lenient_answer
 from jeval.tasks.jaster.upstream import UTILS, OutputInfo, processor_source, read_output_info, read_prompt_header
 from jeval.tasks.numeric_answer import canonical_number, lenient_number
@@ -301,10 +310,10 @@ class JasterTask(GenerationTask, ImportsPreprocessed):
             scores["lenient_prediction"] = lenient
             scores["lenient_exact_match"] = float(lenient == target)
         elif request.metadata.get("answer_form") == "number":
-            lenient = lenient_number(prediction)
+            number = lenient_number(prediction)
             scores["out_of_format"] = float(not PLAIN_NUMBER.fullmatch(prediction))
-            scores["lenient_prediction"] = lenient
-            scores["lenient_exact_match"] = float(lenient is not None and lenient == canonical_number(target))
+            scores["lenient_prediction"] = number
+            scores["lenient_exact_match"] = float(number is not None and number == canonical_number(target))
         return scores
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, Any]:

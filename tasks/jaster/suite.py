@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from statistics import mean
-from collections.abc import Mapping
 from typing import Any
 
 from jeval.errors import JevalError
@@ -83,7 +83,7 @@ def _converted() -> dict[str, JasterTask]:
             if e.name != f"jeval.tasks.jaster.{module}":
                 raise
             continue
-        for task in getattr(loaded, "TASKS", None) or [getattr(loaded, "TASK")]:
+        for task in getattr(loaded, "TASKS", None) or [loaded.TASK]:
             found[task.name] = task
     return found
 
@@ -140,7 +140,7 @@ def summarize(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
                 reason = task["metrics"].get("unavailable", {}).get(m.metric, "no score")
                 missing[m.name] = f"{m.metric} unavailable: {reason}"
         categories[category] = mean(values) if values else None
-    averaged = [categories[c] if categories[c] is not None else 0.0 for c in AVERAGED]
+    averaged = [value if (value := categories[c]) is not None else 0.0 for c in AVERAGED]
     return {
         "protocol": protocols[0],
         "AVG": mean(averaged),

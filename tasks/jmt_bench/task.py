@@ -20,15 +20,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-from collections.abc import Mapping
 
 from jeval.errors import JevalError
 from jeval.io import atomic_write_jsonl
 from jeval.task import ColumnValue, DialogueTask, Request, Source, TaskInputs, TaskRequests, TaskSpec
-from jeval.tasks.jmt_bench.files import read_answers, read_judge_prompts, read_questions
+from jeval.tasks.jmt_bench.files import Answer, read_answers, read_judge_prompts, read_questions
 from jeval.tasks.jmt_bench.protocols import PROTOCOLS, protocol
 
 COMMIT = "e37eb28ee490480f6f4989274ed47c55f7dfce82"
@@ -48,7 +47,7 @@ REFERENCES = {"gpt-4": REF_GPT4, "gpt-4o": REF_GPT4O}
 ANSWERS_FILE = Path("answers") / "jmt_bench.jsonl"
 
 
-def _answer_rows(answers, model_id: str) -> list[dict[str, Any]]:
+def _answer_rows(answers: list[Answer], model_id: str) -> list[dict[str, Any]]:
     return [{"question_id": a.question_id, "model_id": model_id,
              "choices": [{"index": 0, "turns": list(a.turns)}]} for a in answers]
 

@@ -43,7 +43,8 @@ def corpus_files(paths: tuple[str, ...], langs: tuple[str, ...]) -> list[CorpusF
     if not paths:
         raise JevalError("the ppl task needs --corpus FILE[,FILE...] (JSON Lines with a `text` field, or plain text)")
     if len(langs) not in (0, 1, len(paths)):
-        raise JevalError(f"--lang gives {len(langs)} languages for {len(paths)} corpus files; give one, or one per file")
+        raise JevalError(f"--lang gives {len(langs)} languages for {len(paths)} corpus files; "
+                         "give one, or one per file")
     chosen = langs * len(paths) if len(langs) == 1 else langs or (None,) * len(paths)
     files = [CorpusFile(Path(p), lang) for p, lang in zip(paths, chosen, strict=True)]
     names = [f.name for f in files]
@@ -65,7 +66,7 @@ def read_corpus(file: CorpusFile) -> list[Document]:
     default = file.lang or UNDETERMINED
     if file.path.suffix.lower() not in (".jsonl", ".json"):
         return [Document(file.name, 0, text, default)]
-    docs = []
+    docs: list[Document] = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue

@@ -37,8 +37,8 @@ def context_length(model_config: Any, tokenizer: Any, max_length: int | None = N
     """`max_length` when given, else the model's maximum positions (capped by the tokenizer's limit)."""
     if max_length is not None:
         return max_length
-    limits = [getattr(model_config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
-    limits = [int(x) for x in limits if isinstance(x, int) and 1 < x < SANE_TOKENIZER_LIMIT]
+    found = [getattr(model_config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+    limits = [int(x) for x in found if isinstance(x, int) and 1 < x < SANE_TOKENIZER_LIMIT]
     if not limits:
         raise JevalError("cannot tell the model's context length; give max_length")
     return min(limits)

@@ -11,10 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from jeval.errors import JevalError
-from jeval.models.model import CAPABLE, Unscorable
-from jeval.models.model import Window
-from jeval.task import (Capability, ColumnValue, Harness, HarnessContext, HarnessTask, PlannedTask, TaskArg,
-                        TaskOutcome, TaskSpec, finite)
+from jeval.models.model import CAPABLE, Unscorable, Window
+from jeval.task import (
+    Capability,
+    ColumnValue,
+    Harness,
+    HarnessContext,
+    HarnessTask,
+    PlannedTask,
+    TaskArg,
+    TaskOutcome,
+    TaskSpec,
+    finite,
+)
 from jeval.tasks.ppl.corpus import Document, corpus_files, read_corpus
 from jeval.tasks.ppl.loss import NOTHING, CorpusLoss
 from jeval.tasks.ppl.windows import check_stride, plan_windows

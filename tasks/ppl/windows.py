@@ -37,7 +37,8 @@ def check_stride(stride: int, max_length: int) -> None:
     if max_length < 2:
         raise JevalError(f"a context of {max_length} tokens cannot score anything; give a max length of 2 or more")
     if not 1 <= stride <= max_length - 1:
-        raise JevalError(f"--stride must be between 1 and {max_length - 1} (the context length minus one), got {stride}")
+        raise JevalError(f"--stride must be between 1 and {max_length - 1} (the context length minus one), "
+                         f"got {stride}")
 
 
 def plan_windows(n_tokens: int, max_length: int, stride: int) -> list[Span]:

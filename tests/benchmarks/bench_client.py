@@ -19,11 +19,12 @@ from pathlib import Path
 
 import openai
 
-from jeval.cache import GenerationCache
+from jeval.cache import GenerationCache, GenerationStore
+from jeval.executor import Executor, Job
 from jeval.fingerprint import checkpoint_fingerprint
-from jeval.models.client import ClientConfig, OpenAIClient
+from jeval.models.engines import ModelSpec, open_model, resolve
+from jeval.models.model import generate
 from jeval.models.server import ModelServer, ServeConfig
-from jeval.runner import Backend, generate_all
 from jeval.task import Request
 
 
@@ -49,12 +50,14 @@ async def raw_loop(base_url: str, model: str, texts: list[str], concurrency: int
 
 async def jeval_runner(base_url: str, model: str, fingerprint: str, texts: list[str], concurrency: int,
                        max_tokens: int, cache_dir: Path) -> float:
+    """The path a run's requests take: jeval's model over the URL, asked through the executor."""
     requests = [Request("bench", f"bench/{i}", t, max_tokens, "") for i, t in enumerate(texts)]
     cache = GenerationCache(cache_dir / f"{time.monotonic_ns()}.sqlite")
-    async with OpenAIClient(ClientConfig((base_url,), model, concurrency=concurrency)) as client:
-        backend = Backend(client, model, fingerprint, {})
+    resolved = resolve(ModelSpec(base_urls=(base_url,), model_id=model, concurrency=concurrency))
+    async with open_model(resolved) as served:
+        executor = Executor(GenerationStore(cache, resolved.identity), concurrency=concurrency, progress=False)
         t0 = time.perf_counter()
-        await generate_all(requests, backend, cache)
+        await executor.run([Job(r.payload(), r.task) for r in requests], lambda job: generate(served, job.payload))
         elapsed = time.perf_counter() - t0
     cache.close()
     return len(texts) / elapsed
