@@ -264,11 +264,26 @@ def _local_checkpoint(path: str) -> Path | None:
     return candidate.resolve() if (candidate / "config.json").is_file() else None
 
 
-class ServedModel:
-    """A model behind the OpenAI-compatible HTTP API: a server jeval starts on first use, or a URL."""
+class _ResolvedModel:
+    """What every engine's model knows before it starts: who it is and what it can give."""
 
     def __init__(self, resolved: Resolved):
         self._resolved = resolved
+
+    @property
+    def identity(self) -> ModelIdentity:
+        return self._resolved.identity
+
+    @property
+    def capabilities(self) -> Mapping[Capability, Support]:
+        return self._resolved.engine.capabilities
+
+
+class ServedModel(_ResolvedModel):
+    """A model behind the OpenAI-compatible HTTP API: a server jeval starts on first use, or a URL."""
+
+    def __init__(self, resolved: Resolved):
+        super().__init__(resolved)
         spec = resolved.spec
         self._server = (ModelServer(ServeConfig(resolved.served_checkpoint, engine=spec.engine,
                                                 log_dir=spec.log_dir, extra_args=spec.server_args))
@@ -278,14 +293,6 @@ class ServedModel:
         self._usage = Usage()
         self._tokenizer: Any = None
         self.started = False
-
-    @property
-    def identity(self) -> ModelIdentity:
-        return self._resolved.identity
-
-    @property
-    def capabilities(self) -> Mapping[Capability, Support]:
-        return self._resolved.engine.capabilities
 
     @property
     def usage(self) -> Usage:
@@ -400,22 +407,14 @@ class ServedModel:
             await asyncio.to_thread(self._server.stop)
 
 
-class InProcessModel:
+class InProcessModel(_ResolvedModel):
     """In-process transformers (jeval.models.local), loaded on the first request."""
 
     def __init__(self, resolved: Resolved):
-        self._resolved = resolved
+        super().__init__(resolved)
         self._local: Any = None
         self._loading = asyncio.Lock()
         self._usage = Usage()
-
-    @property
-    def identity(self) -> ModelIdentity:
-        return self._resolved.identity
-
-    @property
-    def capabilities(self) -> Mapping[Capability, Support]:
-        return self._resolved.engine.capabilities
 
     @property
     def usage(self) -> Usage:

@@ -16,12 +16,13 @@ import json
 import shutil
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from conftest import error_lines, jeval
 from golden_support import build_fixed_checkpoint
+from http_support import JsonHandler
 
 
 @pytest.fixture(scope="module")
@@ -74,18 +75,7 @@ class ReportingServer:
         self.seen: list[dict] = []
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self):
                 entry = {"id": model_id, "object": "model", "created": int(time.time() * 1000)}
                 if root is not None:

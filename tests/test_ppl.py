@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import error_lines, jeval
+from http_support import JsonHandler
 
 from jeval.tasks.ppl.loss import CorpusLoss
 from jeval.tasks.ppl.score import document_ids, evaluate_corpus
@@ -244,18 +245,7 @@ class PromptLogprobServer:
     def __init__(self, model, model_id: str):
         seen = self.seen = []
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, body: dict):
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self):
                 self._send({"object": "list", "data": [{"id": model_id, "object": "model"}]})
 
