@@ -15,7 +15,7 @@ from typing import Any
 from jeval.data.prepare import load_manifest
 from jeval.errors import JevalError
 from jeval.provenance import prompt_source, protocol_with_source
-from jeval.task import GenerationTask, PlannedTask, Task, TaskInputs
+from jeval.task import GenerationTask, PlannedTask, Request, Task, TaskInputs
 
 TaskArgs = Mapping[str, Mapping[str, Sequence[str]]]
 """Raw `--task-arg` values: family -> argument -> the values given (in order)."""
@@ -65,20 +65,14 @@ def plan_task(task: Task, *, data_dir: Path, shots: int | None, limit: int | Non
         manifest = {"data_fingerprint": "", "sources": []}
     source = prompt_source(manifest)
     chosen_limit = item_limit(task, limit)
-    planned = PlannedTask(task, chosen_shots, chosen_limit, variant, spec.protocol, manifest, parsed,
-                          prompt_source=source)
-    if not isinstance(task, GenerationTask):
-        return _with_protocol(planned, spec.protocol)
-    built = task.requests(TaskInputs(data_dir / spec.name, chosen_shots, chosen_limit, variant, parsed))
-    return _with_protocol(PlannedTask(task, chosen_shots, chosen_limit, variant, spec.protocol, manifest, parsed,
-                                      tuple(built.requests[:chosen_limit]), built.prompt_fingerprint, source),
-                          built.protocol or spec.protocol)
-
-
-def _with_protocol(planned: PlannedTask, protocol: str) -> PlannedTask:
-    from dataclasses import replace
-
-    return replace(planned, protocol=protocol_with_source(protocol, planned.prompt_source))
+    requests: tuple[Request, ...] = ()
+    fingerprint, protocol = "", spec.protocol
+    if isinstance(task, GenerationTask):
+        built = task.requests(TaskInputs(data_dir / spec.name, chosen_shots, chosen_limit, variant, parsed))
+        requests, fingerprint = tuple(built.requests[:chosen_limit]), built.prompt_fingerprint
+        protocol = built.protocol or spec.protocol
+    return PlannedTask(task, chosen_shots, chosen_limit, variant, protocol_with_source(protocol, source), manifest,
+                       parsed, requests, fingerprint, source)
 
 
 def plan(tasks: Sequence[Task], *, data_dir: Path, shots: int | None, limit: int | None, variant: str | None,

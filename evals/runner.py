@@ -24,7 +24,7 @@ from jeval import __version__
 from jeval.cache import GenerationCache, GenerationStore
 from jeval.errors import JevalError
 from jeval.executor import Executor, Job, Outcome
-from jeval.identity import folder_name
+from jeval.identity import ModelIdentity, folder_name
 from jeval.io import default_home
 from jeval.models.engines import ModelSpec, check_capabilities, engine_for, open_model, resolve
 from jeval.models.model import Model, generate
@@ -33,7 +33,16 @@ from jeval.planning import plan
 from jeval.registry import load_registry
 from jeval.results import format_table, new_run_id, write_run
 from jeval.schema import SCHEMA, derive_columns
-from jeval.task import DialogueTask, GenerationTask, HarnessContext, HarnessTask, PlannedTask, Request, TaskOutcome
+from jeval.task import (
+    DialogueTask,
+    GenerationTask,
+    HarnessContext,
+    HarnessTask,
+    PlannedTask,
+    Request,
+    Task,
+    TaskOutcome,
+)
 
 log = logging.getLogger(__name__)
 
@@ -187,27 +196,72 @@ async def _given(model: Model) -> AsyncIterator[Model]:
     yield model
 
 
+def check_model(config: RunConfig, model: Model | None, tasks: Sequence[Task]) -> ModelSpec | None:
+    """Fail, before anything is loaded or started, when a task needs what the model's engine cannot
+    give; the model's spec where jeval is to open the model itself."""
+    needs = {t.spec.name: t.spec.needs for t in tasks}
+    if model is not None:
+        check_capabilities(model.capabilities, needs, model.identity.engine)
+        return None
+    spec = config.model_spec()
+    engine = engine_for(spec)
+    check_capabilities(engine.capabilities, needs, engine.name, engine.refusal)
+    return spec
+
+
+def model_to_open(spec: ModelSpec | None, model: Model | None
+                  ) -> tuple[ModelIdentity, contextlib.AbstractAsyncContextManager[Model]]:
+    """Who the model is (fingerprinting a checkpoint, asking an endpoint what it serves) and how to
+    open it; nothing is started until the first request the cache cannot answer."""
+    if model is not None:
+        return model.identity, _given(model)
+    assert spec is not None
+    resolved = resolve(spec)
+    return resolved.identity, open_model(resolved)
+
+
+def assemble(config: RunConfig, run_id: str, started: float, identity: ModelIdentity, planned: Sequence[PlannedTask],
+             outcomes: Mapping[str, TaskOutcome], executor: Executor, usage: Mapping[str, int],
+             backend: Mapping[str, Any], generation_s: float) -> dict[str, Any]:
+    """results.json (schema jeval-results/2): task results, then the suites' summaries and the
+    declared columns computed from them."""
+    registry = load_registry()
+    tasks = {p.task.spec.name: task_result(p, outcomes[p.task.spec.name], executor.tally.for_task(p.task.spec.name))
+             for p in planned}
+    summaries = {}
+    for name, suite in registry.suites.items():
+        summary = suite.summarize(tasks)
+        if summary is not None:
+            summaries[name] = summary
+    totals = executor.tally.totals()
+    return {
+        "schema": SCHEMA,
+        "jeval_version": __version__,
+        "run_id": run_id,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "model": {**identity.as_dict(), "id": identity.served_id or identity.path},
+        "backend": dict(backend),
+        "config": _config_record(config),
+        "tasks": tasks,
+        "summaries": summaries,
+        "columns": [c.as_dict() for c in derive_columns(tasks, summaries)],
+        "timings": {"total_s": round(time.time() - started, 3), "generation_s": round(generation_s, 3)},
+        "requests": {"total": totals["total"], "from_cache": totals["from_cache"], "sent": totals["sent"],
+                     "retries": usage["retries"]},
+        "tokens": {"prompt": usage["prompt_tokens"], "completion": usage["completion_tokens"]},
+        "versions": _versions(),
+    }
+
+
 async def run_async(config: RunConfig, model: Model | None = None) -> Path:
     """Evaluate the configured model, or `model` (any object with jeval.models.model.Model's
     methods, e.g. one already in memory), on the configured tasks."""
     started = time.time()
-    registry = load_registry()
-    tasks = registry.resolve(list(config.tasks))
-    needs = {t.spec.name: t.spec.needs for t in tasks}
-    spec = config.model_spec() if model is None else None
-    if spec is not None:
-        engine = engine_for(spec)
-        check_capabilities(engine.capabilities, needs, engine.name, engine.refusal)
-    elif model is not None:
-        check_capabilities(model.capabilities, needs, model.identity.engine)
+    tasks = load_registry().resolve(list(config.tasks))
+    spec = check_model(config, model, tasks)
     planned = plan(tasks, data_dir=config.data_dir, shots=config.shots, limit=config.limit,
                    variant=config.variant, args=config.task_args)
-    if spec is not None:
-        resolved = resolve(spec)
-        identity, opened = resolved.identity, open_model(resolved)
-    else:
-        assert model is not None
-        identity, opened = model.identity, _given(model)
+    identity, opened = model_to_open(spec, model)
     run_id = config.run_id or new_run_id()
     run_dir = config.output_dir / folder_name(identity) / run_id
     if (run_dir / "results.json").exists():
@@ -220,35 +274,10 @@ async def run_async(config: RunConfig, model: Model | None = None) -> Path:
             t0 = time.monotonic()
             outcomes = await evaluate(planned, asked, executor, config.data_dir)
             generation_s = time.monotonic() - t0
-            usage = asked.usage.as_dict()
-            backend = asked.describe()
+            usage, backend = asked.usage.as_dict(), asked.describe()
     finally:
         cache.close()
-    tasks_out = {p.task.spec.name: task_result(p, outcomes[p.task.spec.name], executor.tally.for_task(p.task.spec.name))
-                 for p in planned}
-    summaries = {}
-    for name, suite in registry.suites.items():
-        summary = suite.summarize(tasks_out)
-        if summary is not None:
-            summaries[name] = summary
-    totals = executor.tally.totals()
-    results: dict[str, Any] = {
-        "schema": SCHEMA,
-        "jeval_version": __version__,
-        "run_id": run_id,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "model": {**identity.as_dict(), "id": identity.served_id or identity.path},
-        "backend": backend,
-        "config": _config_record(config),
-        "tasks": tasks_out,
-        "summaries": summaries,
-        "columns": [c.as_dict() for c in derive_columns(tasks_out, summaries)],
-        "timings": {"total_s": round(time.time() - started, 3), "generation_s": round(generation_s, 3)},
-        "requests": {"total": totals["total"], "from_cache": totals["from_cache"], "sent": totals["sent"],
-                     "retries": usage["retries"]},
-        "tokens": {"prompt": usage["prompt_tokens"], "completion": usage["completion_tokens"]},
-        "versions": _versions(),
-    }
+    results = assemble(config, run_id, started, identity, planned, outcomes, executor, usage, backend, generation_s)
     path = write_run(run_dir, results, {p.task.spec.name: outcomes[p.task.spec.name].rows for p in planned})
     for p in planned:
         p.task.write_outputs(outcomes[p.task.spec.name].rows, path.parent, results)

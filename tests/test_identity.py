@@ -12,7 +12,10 @@ source than the one that produced it.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import shutil
 import threading
 import time
@@ -23,6 +26,8 @@ import pytest
 from conftest import error_lines, jeval
 from golden_support import build_fixed_checkpoint
 from http_support import JsonHandler
+
+from jeval.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +44,15 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
     return found
 
 
-def run(tmp_path: Path, data: Path, *args, cache: str = "cache.sqlite", out: str = "results") -> dict:
-    proc = jeval("run", "--tasks", "jcommonsenseqa", "--limit", "3", "--data-dir", data, "--cache", tmp_path / cache,
-                 "--output", tmp_path / out, *args)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    path = Path(proc.stdout.strip().splitlines()[-1].removeprefix("results: "))
-    return json.loads(path.read_text(encoding="utf-8")) | {"_path": str(path), "_stderr": proc.stderr,
-                                                           "_stdout": proc.stdout}
+def run(tmp_path: Path, data: Path, *args) -> dict:
+    """`jeval run` on three JCommonsenseQA items, in this process (the CLI exactly as a user calls it)."""
+    argv = ["run", "--tasks", "jcommonsenseqa", "--limit", "3", "--data-dir", data, "--cache",
+            tmp_path / "cache.sqlite", "--output", tmp_path / "results", *args]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main([str(a) for a in argv]) == 0
+    path = Path(printed.getvalue().strip().splitlines()[-1].removeprefix("results: "))
+    return json.loads(path.read_text(encoding="utf-8")) | {"_path": str(path), "_stdout": printed.getvalue()}
 
 
 def test_different_engines_never_share_answers_and_a_cached_run_starts_nothing(checkpoints, prepared, tmp_path):
@@ -63,6 +70,14 @@ def test_different_engines_never_share_answers_and_a_cached_run_starts_nothing(c
     local_again = run(tmp_path, prepared, "--model", checkpoints["a"], "--backend", "local")
     assert local_again["requests"]["from_cache"] == 3 and local_again["backend"]["model_loaded"] is False
     assert local_again["tasks"]["jcommonsenseqa"]["metrics"] == local["tasks"]["jcommonsenseqa"]["metrics"]
+
+
+def leaderboard(*args: object) -> str:
+    """`jeval leaderboard`'s output, in this process."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["leaderboard", *map(str, args)]) == 0
+    return printed.getvalue()
 
 
 class ReportingServer:
@@ -117,12 +132,14 @@ def test_another_checkpoint_under_the_same_model_id_never_reuses_answers(checkpo
     assert outputs == ["answer of /srv/models/other-weights"] * 3
 
 
-def test_a_model_known_by_its_id_alone_is_told_apart_by_its_revision(prepared, tmp_path):
+def test_a_model_known_by_its_id_alone_is_told_apart_by_its_revision(prepared, tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
     with ReportingServer("remote-model", None) as server:
         r1 = run(tmp_path, prepared, "--base-url", server.url, "--model-revision", "2026-01")
         r1_again = run(tmp_path, prepared, "--base-url", server.url, "--model-revision", "2026-01")
         r2 = run(tmp_path, prepared, "--base-url", server.url, "--model-revision", "2026-02")
-    assert r1["model"]["identity_basis"] == "model id" and "--model-revision" in r1["_stderr"]
+    assert r1["model"]["identity_basis"] == "model id"
+    assert any("reports nothing about 'remote-model' beyond its id" in r.getMessage() for r in caplog.records)
     assert r1_again["requests"]["from_cache"] == 3
     assert r2["requests"]["from_cache"] == 0 and r2["model"]["fingerprint"] != r1["model"]["fingerprint"]
     assert r2["model"]["revision"] == "2026-02"
@@ -134,25 +151,20 @@ def test_two_folders_of_one_name_are_two_rows_and_unicode_names_are_kept(checkpo
     ja = run(tmp_path, prepared, "--model", checkpoints["ja"], "--backend", "local", "--shots", "2")
     assert a["model"]["name"] == b["model"]["name"] == "tiny" and a["model"]["fingerprint"] != b["model"]["fingerprint"]
     assert ja["model"]["name"] == "日本語 モデル" and Path(ja["_path"]).parent.parent.name.startswith("日本語_モデル-")
-    board = jeval("leaderboard", tmp_path / "results", "--format", "json")
-    assert board.returncode == 0, board.stderr
-    rows = [r["model"] for r in json.loads(board.stdout)["rows"]]
+    rows = [r["model"] for r in json.loads(leaderboard(tmp_path / "results", "--format", "json"))["rows"]]
     short = {k: v["model"]["fingerprint"].split(":")[1][:8] for k, v in (("a", a), ("b", b))}
     assert sorted(rows) == sorted([f"tiny [{short['a']}]", f"tiny [{short['b']}]", "日本語 モデル"])
 
     copy = run(tmp_path, prepared, "--model", checkpoints["copy"], "--backend", "local", "--shots", "2")
     assert copy["model"]["fingerprint"] == a["model"]["fingerprint"] and copy["requests"]["from_cache"] == 3
-    board = jeval("leaderboard", tmp_path / "results", "--format", "json")
-    rows = [r["model"] for r in json.loads(board.stdout)["rows"]]
+    rows = [r["model"] for r in json.loads(leaderboard(tmp_path / "results", "--format", "json"))["rows"]]
     assert sorted(rows) == sorted(["copy-of-a", "tiny", "日本語 モデル"])  # the same weights are one model
 
 
 def test_zero_shot_and_four_shot_are_different_columns(checkpoints, prepared, tmp_path):
     run(tmp_path, prepared, "--model", checkpoints["a"], "--backend", "local")
     run(tmp_path, prepared, "--model", checkpoints["a"], "--backend", "local", "--shots", "0")
-    board = jeval("leaderboard", tmp_path / "results", "--format", "json", "--columns", "jaster")
-    assert board.returncode == 0, board.stderr
-    data = json.loads(board.stdout)
+    data = json.loads(leaderboard(tmp_path / "results", "--format", "json", "--columns", "jaster"))
     labels = [c["label"] for c in data["columns"]]
     assert "Jaster AVG [0-shot]" in labels and "Jaster AVG [4-shot]" in labels
     assert {c["shots"] for c in data["columns"]} == {"0", "4"}
@@ -167,10 +179,8 @@ def test_stand_in_prompt_text_is_labelled_in_results_and_every_leaderboard_forma
     assert results["summaries"]["jaster"]["protocol"] == "llm-jp-eval-1.4.1+standin-prompts"
     assert "note: `+standin-prompts` in a protocol name" in results["_stdout"]
     for fmt in ("md", "csv", "json", "html"):
-        board = jeval("leaderboard", tmp_path / "results", "--format", fmt)
-        assert board.returncode == 0, board.stderr
-        assert "+standin-prompts" in board.stdout, fmt
-        text = board.stdout.replace("&#x27;", "'")
+        text = leaderboard(tmp_path / "results", "--format", fmt).replace("&#x27;", "'")
+        assert "+standin-prompts" in text, fmt
         assert "came from a mirror's stand-in files, not from upstream" in text, fmt
         assert "scored on data from a mirror's stand-in files, not upstream's" in text, fmt
 
@@ -207,9 +217,7 @@ def test_results_written_before_the_schema_was_versioned_are_read_with_their_sta
         path = tmp_path / "results" / name / "r" / "results.json"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(v1(name, fingerprint, from_mirror)), encoding="utf-8")
-    board = jeval("leaderboard", tmp_path / "results", "--format", "json", "--columns", "jaster")
-    assert board.returncode == 0, board.stderr
-    data = json.loads(board.stdout)
+    data = json.loads(leaderboard(tmp_path / "results", "--format", "json", "--columns", "jaster"))
     labels = {c["label"] for c in data["columns"]}
     assert "Jaster AVG [llm-jp-eval-1.4.1]" in labels and "Jaster AVG [llm-jp-eval-1.4.1+unverified-prompts]" in labels
     avg = {c["key"] for c in data["columns"] if c["label"].startswith("Jaster AVG")}
