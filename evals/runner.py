@@ -16,6 +16,7 @@ import platform
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
@@ -196,6 +197,13 @@ async def _given(model: Model) -> AsyncIterator[Model]:
     yield model
 
 
+def created_stamp(started: float) -> str:
+    """When the run started, to the microsecond (runs of one second must still order), with the
+    local offset written as jeval always has (`+0900`)."""
+    moment = datetime.fromtimestamp(started).astimezone()
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f%z")
+
+
 def check_model(config: RunConfig, model: Model | None, tasks: Sequence[Task]) -> ModelSpec | None:
     """Fail, before anything is loaded or started, when a task needs what the model's engine cannot
     give; the model's spec where jeval is to open the model itself."""
@@ -238,7 +246,7 @@ def assemble(config: RunConfig, run_id: str, started: float, identity: ModelIden
         "schema": SCHEMA,
         "jeval_version": __version__,
         "run_id": run_id,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "created": created_stamp(started),
         "model": {**identity.as_dict(), "id": identity.served_id or identity.path},
         "backend": dict(backend),
         "config": _config_record(config),
