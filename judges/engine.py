@@ -10,7 +10,6 @@ whose verdict could not be read are asked again and replaced.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from jeval.executor import Executor
 from jeval.executor import Job as ExecutorJob
 from jeval.fingerprint import checkpoint_fingerprint, endpoint_fingerprint
 from jeval.judges.cache import CachedAnswer, JudgmentCache, judgment_key
-from jeval.models.client import ClientConfig, OpenAIClient
+from jeval.models.client import ClientConfig, OpenAIClient, api_key_from_env
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +49,8 @@ class JudgeConfig:
             raise JevalError(f"--max-tokens must be at least 1, got {self.max_tokens}")
 
     def api_key(self) -> str | None:
-        if self.api_key_env is None:
-            return None
-        key = os.environ.get(self.api_key_env)
-        if not key:
-            raise JevalError(f"the judge's API key is read from ${self.api_key_env}, which is not set")
-        return key
+        return api_key_from_env(self.api_key_env,
+                                f"the judge's API key is read from ${self.api_key_env}, which is not set")
 
     def settings(self) -> dict[str, Any]:
         return {"temperature": self.temperature, "max_tokens": self.max_tokens}

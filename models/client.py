@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,6 +25,17 @@ import openai
 from jeval.errors import JevalError
 
 RETRYABLE = (openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError)
+
+
+def api_key_from_env(name: str | None, missing: str) -> str | None:
+    """The API key held by environment variable `name` (None when no variable is named); `missing`
+    is the error when the variable is named but unset or empty."""
+    if name is None:
+        return None
+    key = os.environ.get(name)
+    if not key:
+        raise JevalError(missing)
+    return key
 
 
 def normalize_base_url(url: str) -> str:

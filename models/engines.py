@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -31,7 +30,14 @@ import httpx
 from jeval.errors import JevalError
 from jeval.fingerprint import checkpoint_fingerprint
 from jeval.identity import ModelIdentity, display_name, endpoint_fingerprint
-from jeval.models.client import ClientConfig, Completion, OpenAIClient, Usage, normalize_base_url
+from jeval.models.client import (
+    ClientConfig,
+    Completion,
+    OpenAIClient,
+    Usage,
+    api_key_from_env,
+    normalize_base_url,
+)
 from jeval.models.model import CAPABLE, LogLikelihood, Model, Support, Unscorable, Window
 from jeval.models.server import Engine, ModelServer, ServeConfig, check_checkpoint, choose_engine
 from jeval.task import Capability
@@ -99,12 +105,8 @@ class ModelSpec:
             raise JevalError("--backend local needs --model CKPT")
 
     def api_key(self) -> str | None:
-        if self.api_key_env is None:
-            return None
-        key = os.environ.get(self.api_key_env)
-        if not key:
-            raise JevalError(f"--api-key-env {self.api_key_env}: that environment variable is not set")
-        return key
+        return api_key_from_env(self.api_key_env,
+                                f"--api-key-env {self.api_key_env}: that environment variable is not set")
 
 
 def check_capabilities(capabilities: Mapping[Capability, Support], needs: Mapping[str, frozenset[Capability]],
