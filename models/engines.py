@@ -29,7 +29,7 @@ import httpx
 
 from jeval.errors import JevalError
 from jeval.fingerprint import checkpoint_fingerprint
-from jeval.identity import ModelIdentity, display_name, endpoint_fingerprint
+from jeval.identity import Basis, ModelIdentity, display_name, endpoint_fingerprint
 from jeval.models.client import (
     ClientConfig,
     Completion,
@@ -204,25 +204,43 @@ def resolve(spec: ModelSpec) -> Resolved:
     """Choose the engine and establish the model's identity (fingerprinting a checkpoint, asking
     an endpoint what it serves), without starting anything."""
     memo = spec.home / "fingerprints.json" if spec.home is not None else None
-    if spec.checkpoint is not None:
-        checkpoint = check_checkpoint(spec.checkpoint)
-        fingerprint = checkpoint_fingerprint(checkpoint, memo)
-        name = display_name(spec.name, checkpoint=checkpoint, fingerprint=fingerprint)
-        if spec.backend == "local":
-            device = _device()
-            identity = ModelIdentity(name, fingerprint, "weights", "transformers", _local_version(),
-                                     {"dtype": _checkpoint_dtype(checkpoint), "device": device},
-                                     path=str(checkpoint), revision=spec.revision)
-            return Resolved(spec, _engine_spec("transformers"), identity, checkpoint)
-        chosen = choose_engine(spec.engine)
-        engine: EngineName = "vllm" if chosen == "vllm" else "transformers-serve"
-        settings: dict[str, Any] = {"server_args": list(spec.server_args)}
-        if chosen == "vllm":
-            settings["dtype"] = _server_dtype(spec.server_args)
-        identity = ModelIdentity(name, fingerprint, "weights", engine,
-                                 package_version("vllm" if chosen == "vllm" else "transformers"), settings,
-                                 served_id=str(checkpoint), path=str(checkpoint), revision=spec.revision)
-        return Resolved(spec, _engine_spec(engine), identity, checkpoint)
+    if spec.checkpoint is None:
+        return _resolve_endpoint(spec, memo)
+    engine = engine_for(spec)
+    checkpoint = check_checkpoint(spec.checkpoint)
+    fingerprint = checkpoint_fingerprint(checkpoint, memo)
+    name = display_name(spec.name, checkpoint=checkpoint, fingerprint=fingerprint)
+    settings: dict[str, Any] = {"device": _device()}
+    if engine.name == "transformers":
+        settings["dtype"] = _checkpoint_dtype(checkpoint)
+        identity = ModelIdentity(name, fingerprint, "weights", engine.name, _local_version(), settings,
+                                 path=str(checkpoint), revision=spec.revision)
+        return Resolved(spec, engine, identity, checkpoint)
+    settings["server_args"] = list(spec.server_args)
+    if engine.name == "vllm":
+        settings["dtype"] = _server_dtype(spec.server_args)
+    identity = ModelIdentity(name, fingerprint, "weights", engine.name,
+                             package_version("vllm" if engine.name == "vllm" else "transformers"), settings,
+                             served_id=str(checkpoint), path=str(checkpoint), revision=spec.revision)
+    return Resolved(spec, engine, identity, checkpoint)
+
+
+def server_version(base_url: str) -> str | None:
+    """What the server says it is (vLLM answers `GET /version`), or None."""
+    url = normalize_base_url(base_url).removesuffix("/v1") + "/version"
+    try:
+        response = httpx.get(url, timeout=5.0)
+        found = response.json().get("version") if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    return str(found) if found else None
+
+
+def _resolve_endpoint(spec: ModelSpec, memo: Path | None) -> Resolved:
+    """A model behind a URL: its weights where a checkpoint folder here names it, else what the
+    server reports and the stated revision. The engine behind a URL is unknown; what the server
+    says of itself (`owned_by`, `/version`) is part of the identity, so that answers of one server
+    kind are not served to another for the same weights."""
     for url in spec.base_urls:
         preflight(url)
     api_key = spec.api_key()
@@ -231,6 +249,7 @@ def resolve(spec: ModelSpec) -> Resolved:
     entry = next((e for e in listed if e["id"] == model_id), {})
     reported = {k: entry[k] for k in REPORTED_FIELDS if entry.get(k) is not None}
     local = _local_checkpoint(model_id) or _local_checkpoint(str(reported.get("root", "")))
+    basis: Basis
     if local is not None:
         fingerprint, basis = checkpoint_fingerprint(local, memo), "weights"
     elif reported:
@@ -241,8 +260,9 @@ def resolve(spec: ModelSpec) -> Resolved:
                     "--model-revision when the model behind it changes", spec.base_urls[0], model_id,
                     f" and revision {spec.revision!r}" if spec.revision else "")
     name = display_name(spec.name, model_id=model_id, fingerprint=fingerprint)
-    identity = ModelIdentity(name, fingerprint, basis, "openai-compatible", None, {},  # type: ignore[arg-type]
-                             served_id=model_id, revision=spec.revision,
+    served_by = {"owned_by": reported.get("owned_by")} if reported.get("owned_by") else {}
+    identity = ModelIdentity(name, fingerprint, basis, "openai-compatible", server_version(spec.base_urls[0]),
+                             served_by, served_id=model_id, revision=spec.revision,
                              path=str(local) if local is not None else None)
     return Resolved(spec, _engine_spec("openai-compatible", local is not None), identity, local)
 

@@ -86,15 +86,21 @@ class ReportingServer:
     weights' path; `created`, the time of the request), and completions answer with text that
     names the weights, so that reused answers would show."""
 
-    def __init__(self, model_id: str, root: str | None):
+    def __init__(self, model_id: str, root: str | None, owned_by: str = "vllm", version: str | None = None):
         self.seen: list[dict] = []
         server = self
 
         class Handler(JsonHandler):
             def do_GET(self):
+                if self.path == "/version":
+                    if version is None:
+                        self.send_error(404)
+                    else:
+                        self._send({"version": version})
+                    return
                 entry = {"id": model_id, "object": "model", "created": int(time.time() * 1000)}
                 if root is not None:
-                    entry.update(owned_by="vllm", root=root, max_model_len=2048)
+                    entry.update(owned_by=owned_by, root=root, max_model_len=2048)
                 self._send({"object": "list", "data": [entry]})
 
             def do_POST(self):
@@ -130,6 +136,16 @@ def test_another_checkpoint_under_the_same_model_id_never_reuses_answers(checkpo
     outputs = [json.loads(x)["output"] for x in (Path(other["_path"]).parent / "samples" / "jcommonsenseqa.jsonl")
                .read_text(encoding="utf-8").splitlines()]
     assert outputs == ["answer of /srv/models/other-weights"] * 3
+
+
+def test_the_same_weights_behind_two_kinds_of_server_never_share_answers(checkpoints, prepared, tmp_path):
+    with ReportingServer("team/model", str(checkpoints["a"]), "vllm", "0.11.0") as vllm:
+        first = run(tmp_path, prepared, "--base-url", vllm.url)
+    with ReportingServer("team/model", str(checkpoints["a"]), "another-server") as other:
+        second = run(tmp_path, prepared, "--base-url", other.url)
+    assert first["model"]["fingerprint"] == second["model"]["fingerprint"]
+    assert first["model"]["engine"]["version"] == "0.11.0" and second["model"]["engine"]["version"] is None
+    assert second["requests"]["from_cache"] == 0 and len(other.seen) == 3
 
 
 def test_a_model_known_by_its_id_alone_is_told_apart_by_its_revision(prepared, tmp_path, caplog):
