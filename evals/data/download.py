@@ -96,6 +96,7 @@ class Fetched:
 
     path: Path
     origin: str
+    sha256: str
 
 
 ORIGIN_SUFFIX = ".jeval-origin"
@@ -110,8 +111,9 @@ def _origin(source: Source, mirror: Mirror) -> str:
     return "verified" if source.sha256 else "unverified"
 
 
-def _recorded_origin(target: Path, source: Source, mirror: Mirror) -> str:
-    """The origin of a file downloaded earlier: verified by its pin, else as recorded when it came."""
+def _recorded_origin(target: Path, sha256: str, source: Source, mirror: Mirror) -> str:
+    """The origin of a file downloaded earlier (whose SHA-256 is `sha256`): verified by its pin,
+    else as recorded when it came."""
     if mirror.overrides(source):
         return "standin"
     if source.sha256:
@@ -120,7 +122,7 @@ def _recorded_origin(target: Path, source: Source, mirror: Mirror) -> str:
         record = json.loads(target.with_name(target.name + ORIGIN_SUFFIX).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return "unverified"
-    if isinstance(record, dict) and record.get("sha256") == sha256_file(target):
+    if isinstance(record, dict) and record.get("sha256") == sha256:
         return str(record.get("origin", "unverified"))
     return "unverified"
 
@@ -129,8 +131,10 @@ def fetch(source: Source, raw_dir: Path, mirror: Mirror) -> Fetched:
     """The local copy of `source` under `raw_dir`, downloaded if needed, and its origin."""
     target = raw_dir / source.mirror_path
     expected = mirror.expected_sha256(source)
-    if target.exists() and (not expected or sha256_file(target) == expected):
-        return Fetched(target, _recorded_origin(target, source, mirror))
+    if target.exists():
+        found = sha256_file(target)
+        if not expected or found == expected:
+            return Fetched(target, _recorded_origin(target, found, source, mirror), found)
     where = mirror.location(source)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
@@ -157,7 +161,7 @@ def fetch(source: Source, raw_dir: Path, mirror: Mirror) -> Fetched:
     log.info("downloaded %s", where)
     origin = _origin(source, mirror)
     atomic_write_json(target.with_name(target.name + ORIGIN_SUFFIX), {"origin": origin, "from": where, "sha256": got})
-    return Fetched(target, origin)
+    return Fetched(target, origin, got)
 
 
 def _copy(where: str, out: BinaryIO) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jeval import __version__
-from jeval.data.download import Mirror, fetch, sha256_file
+from jeval.data.download import Mirror, fetch
 from jeval.errors import JevalError
 from jeval.io import atomic_write_json, read_json
 from jeval.task import ImportsPreprocessed, Task
@@ -68,7 +68,7 @@ def prepare_task(task: Task, data_dir: Path, mirror: Mirror, preprocessed: Path 
             "checksums_from_mirror": overridden,
             "preprocessed_from": str(preprocessed) if preprocessed is not None else None,
             "sources": [
-                {"url": s.url, "sha256": sha256_file(files[s.url]), "pinned_sha256": s.sha256 or None,
+                {"url": s.url, "sha256": fetched[s.url].sha256, "pinned_sha256": s.sha256 or None,
                  "license": s.license, "origin": fetched[s.url].origin, "defines_prompt": s.defines_prompt}
                 for s in sources
             ],
