@@ -109,7 +109,8 @@ def score_generation(p: PlannedTask, answered: Mapping[tuple[str, str], tuple[Re
     rows, scores = [], []
     for first in p.requests:
         request, outcome = answered[(first.task, first.key)]
-        response = outcome.response or {}
+        response = outcome.response
+        assert response is not None, "a run stops at its first failed request"
         score = task.score(request, response["text"])
         scores.append(score)
         rows.append({"key": request.key, **request.metadata, "prompt": request.prompt, "target": request.target,

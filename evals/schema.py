@@ -48,7 +48,8 @@ class RunResults:
     columns: tuple[ColumnValue, ...]
 
 
-def _number_or_none(value: Any) -> bool:
+def number_or_none(value: Any) -> bool:
+    """A JSON number or null (booleans are not numbers)."""
     return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
@@ -70,9 +71,9 @@ def check_run(data: Mapping[str, Any]) -> str | None:
         return "`summaries` is not an object"
     for name, summary in summaries.items():
         if not isinstance(summary, dict) or not isinstance(summary.get("protocol"), str) \
-                or not _number_or_none(summary.get("AVG")) or not isinstance(summary.get("categories"), dict):
+                or not number_or_none(summary.get("AVG")) or not isinstance(summary.get("categories"), dict):
             return f"summary {name!r} has no `protocol`, numeric `AVG` or `categories` object"
-        if not all(_number_or_none(v) for v in summary["categories"].values()):
+        if not all(number_or_none(v) for v in summary["categories"].values()):
             return f"summary {name!r} has a category score that is not a number"
     schema = data.get("schema", "jeval-results/1")
     if schema not in ("jeval-results/1", SCHEMA):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jeval.errors import JevalError
-from jeval.schema import RunResults, check_run, read_run
+from jeval.schema import RunResults, check_run, number_or_none, read_run
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,6 @@ class Collection:
     files_read: int = 0
 
 
-def _number_or_none(value: Any) -> bool:
-    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
-
-
 def _check_judge(data: dict[str, Any]) -> str | None:
     judge = data.get("judge")
     if not isinstance(judge, dict) or not isinstance(judge.get("model"), str):
@@ -73,10 +69,10 @@ def _check_judge(data: dict[str, Any]) -> str | None:
     if not isinstance(scores, dict):
         return "`scores` is not an object"
     for model, s in scores.items():
-        if not isinstance(s, dict) or not _number_or_none(s.get("overall")) \
+        if not isinstance(s, dict) or not number_or_none(s.get("overall")) \
                 or not isinstance(s.get("categories"), dict):
             return f"scores of {model!r} have no numeric `overall` or no `categories` object"
-        if not all(_number_or_none(v) for v in s["categories"].values()):
+        if not all(number_or_none(v) for v in s["categories"].values()):
             return f"scores of {model!r} have a category score that is not a number"
     return None
 

@@ -8,7 +8,6 @@ every dataset can also be taken from llm-jp-eval's own preprocessed files with `
 from __future__ import annotations
 
 import importlib
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from statistics import mean
@@ -108,10 +107,6 @@ def build_groups() -> dict[str, tuple[str, ...]]:
     return groups
 
 
-def _usable(value: Any) -> bool:
-    return isinstance(value, int | float) and not math.isnan(value)
-
-
 def summarize(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
     """llm-jp-eval's scores over a run: each category the mean of its datasets' standing metrics,
     AVG the mean over the averaged categories with a missing one counting 0; what was missing and
@@ -133,8 +128,8 @@ def summarize(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
             if task is None:
                 missing[m.name] = OPT_IN.get(m.name, "not in this run")
                 continue
-            value = task["metrics"].get(m.metric)
-            if _usable(value):
+            value = finite(task["metrics"].get(m.metric))
+            if value is not None:
                 values.append(value / SCALE.get(m.metric, 1.0))
             else:
                 reason = task["metrics"].get("unavailable", {}).get(m.metric, "no score")
