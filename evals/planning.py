@@ -72,7 +72,7 @@ def plan_task(task: Task, *, data_dir: Path, shots: int | None, limit: int | Non
         requests, fingerprint = tuple(built.requests[:chosen_limit]), built.prompt_fingerprint
         protocol = built.protocol or spec.protocol
     return PlannedTask(task, chosen_shots, chosen_limit, variant, protocol_with_source(protocol, source), manifest,
-                       parsed, requests, fingerprint, source)
+                       parsed, requests, fingerprint, source, shots)
 
 
 def plan(tasks: Sequence[Task], *, data_dir: Path, shots: int | None, limit: int | None, variant: str | None,

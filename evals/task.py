@@ -308,6 +308,8 @@ class PlannedTask:
     requests: tuple[Request, ...] = ()
     prompt_fingerprint: str = ""
     prompt_source: Mapping[str, Any] = field(default_factory=dict)
+    shots_asked: int | None = None
+    """`--shots` as given (None: the task's default); `shots` is what it resolved to."""
 
 
 @dataclass(frozen=True)

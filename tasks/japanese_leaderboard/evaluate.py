@@ -51,16 +51,14 @@ def fold_samples(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def shared_limit(planned: list[PlannedTask]) -> int | None:
     limits = {p.limit for p in planned}
-    shots = {p.shots for p in planned if p.shots != p.task.spec.default_shots}
-    if len(limits) > 1 or len(shots) > 1:
-        raise JevalError("lm-eval tasks of one run share one --limit and one --shots")
+    if len(limits) > 1:
+        raise JevalError("lm-eval tasks of one run share one --limit")
     return limits.pop()
 
 
 def asked_shots(planned: list[PlannedTask]) -> int | None:
-    """The --shots given for these tasks (None: each task's own few-shot count)."""
-    asked = {p.shots for p in planned if p.shots != p.task.spec.default_shots}
-    return asked.pop() if asked else None
+    """The --shots given for these tasks (None: each task's own few-shot count, lm-eval's)."""
+    return planned[0].shots_asked if planned else None
 
 
 async def run_lm_eval(lm: Any, tasks: list[Any], manager: Any, limit: int | None, shots: int | None
