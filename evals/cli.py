@@ -97,7 +97,11 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
         print(f"note: checksums from {args.mirror}'s jeval-mirror.json are used for the files it lists; "
               "that data is not upstream's and results will say so", file=sys.stderr)
     failed = []
-    tasks = [t for t in tasks if t.spec.prepared or len(tasks) == 1]
+    if len(tasks) > 1:
+        for task in tasks:
+            if not task.spec.prepared:
+                print(f"{task.spec.name}: nothing to prepare (its inputs are given to `jeval run`)", file=sys.stderr)
+        tasks = [t for t in tasks if t.spec.prepared]
     for task in tasks:
         try:
             prepared = prepare_task(task, data_dir, mirror, args.jaster_dir)

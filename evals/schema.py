@@ -141,17 +141,20 @@ def derive_columns(tasks: Mapping[str, Mapping[str, Any]], summaries: Mapping[st
                    ) -> list[ColumnValue]:
     """The leaderboard cells the plugins declare for these task results and suite summaries, with
     each cell's protocol and shots filled in (a task's own; for a suite, its summary's protocol
-    and its members' shots)."""
+    and its members' shots). A task no installed plugin knows (an old file's) keeps a column of its
+    primary metric, in the group "other", rather than vanishing."""
     from jeval.registry import load_registry
 
     registry = load_registry()
     out: list[ColumnValue] = []
     for name, result in tasks.items():
         task = registry.find(name)
-        if task is None:
-            continue
+        primary = result.get("primary_metric")
+        declared = task.columns(result) if task is not None else [
+            ColumnValue(name, "other", finite(result.get("metrics", {}).get(primary)) if isinstance(primary, str)
+                        else None, tasks=(name,))]
         out.extend(_filled(column, str(result.get("protocol", "")), shots_label([(name, result)]))
-                   for column in task.columns(result))
+                   for column in declared)
     for name, summary in summaries.items():
         suite = registry.suites.get(name)
         if suite is None:
