@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -165,9 +166,14 @@ def _checkpoint_dtype(checkpoint: Path) -> str:
 
 
 def _device() -> str:
-    from jeval.models.server import gpu_available
-
-    return "cuda" if gpu_available() else "cpu"
+    """The device the engine will compute on, told without importing torch (a fully cached run
+    must stay cheap): a CPU build of torch, no visible NVIDIA device, or CUDA hidden by
+    CUDA_VISIBLE_DEVICES mean the CPU."""
+    torch_version = package_version("torch") or ""
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES", "unset").strip() in ("", "-1")
+    if "+cpu" in torch_version or not torch_version or hidden:
+        return "cpu"
+    return "cuda" if any(Path("/dev").glob("nvidia[0-9]*")) else "cpu"
 
 
 def _server_dtype(args: tuple[str, ...]) -> str:
@@ -453,7 +459,7 @@ class InProcessModel(_ResolvedModel):
                 from jeval.models.local import LocalModel
 
                 log.info("loading %s in process", self.identity.name)
-                self._local = await asyncio.to_thread(LocalModel, self._path)
+                self._local = await asyncio.to_thread(LocalModel, self._path, self.identity.settings.get("device"))
         return self._local
 
     async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0,
