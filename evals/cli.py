@@ -79,6 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         api_key_env=args.api_key_env,
         run_id=args.run_id,
+        require_all=args.require_all,
     )
     run(config)
     return 0
@@ -89,33 +90,47 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
     from jeval.data.prepare import prepare_task
     from jeval.io import default_home
     from jeval.registry import load_registry
+    from jeval.task import ChoosesPromptText, PrepareOptions
 
     tasks = load_registry().resolve(list(_split(args.tasks)))
     data_dir = args.data_dir or default_home() / "data"
     mirror = Mirror.open(args.mirror)
+    options = PrepareOptions(upstream_text=args.prompts == "llm-jp-eval", upstream_checkout=args.llm_jp_eval_dir,
+                             preprocessed=args.jaster_dir)
+    checkouts = []
+    if args.llm_jp_eval_dir is not None:
+        choosing = [t for t in tasks if isinstance(t, ChoosesPromptText)]
+        if not choosing:
+            raise JevalError("--llm-jp-eval-dir applies to Jaster datasets only")
+        checkouts.append(choosing[0].open_checkout(args.llm_jp_eval_dir))
+        print(f"prompt text: {checkouts[0].describe}", file=sys.stderr)
     if mirror.checksums:
         print(f"note: checksums from {args.mirror}'s jeval-mirror.json are used for the files it lists; "
               "that data is not upstream's and results will say so", file=sys.stderr)
-    failed = []
     if len(tasks) > 1:
         for task in tasks:
             if not task.spec.prepared:
                 print(f"{task.spec.name}: nothing to prepare (its inputs are given to `jeval run`)", file=sys.stderr)
         tasks = [t for t in tasks if t.spec.prepared]
+    failed = []
     for task in tasks:
         try:
-            prepared = prepare_task(task, data_dir, mirror, args.jaster_dir)
+            prepared = prepare_task(task, data_dir, mirror, options, checkouts)
         except JevalError as e:
             if len(tasks) == 1:
                 raise
             failed.append(task.spec.name)
-            print(f"{task.spec.name}: not prepared: {' '.join(str(e).split())}", file=sys.stderr)
+            print(f"{task.spec.name}: not prepared: {' '.join(str(e).split())}", flush=True)
             continue
-        note = f", from {args.jaster_dir}" if args.jaster_dir else ""
-        print(f"{prepared.task}: prepared in {prepared.path} (data fingerprint {prepared.fingerprint[:12]}{note})")
+        counts = ", ".join(f"{split} {n}" for split, n in prepared.counts.items())
+        lacks = "".join(f"; lacks {m.source.url}: {m.source.optional}" for m in prepared.missing)
+        print(f"{prepared.task}: prepared [{prepared.protocol}]" + (f" {counts}" if counts else "") + lacks, flush=True)
+    done = len(tasks) - len(failed)
+    if len(tasks) > 1:
+        print(f"prepared {done} of {len(tasks)} in {data_dir}", flush=True)
     if failed:
         raise JevalError(f"{len(failed)} of {len(tasks)} tasks were not prepared ({', '.join(failed)}); "
-                         "the others are ready")
+                         f"the other {done} are ready")
     return 0
 
 
@@ -248,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per request")
     p.add_argument("--api-key-env", help="environment variable holding the API key")
     p.add_argument("--run-id")
+    p.add_argument("--require-all", action="store_true",
+                   help="fail when a member of a named group (e.g. jaster) is not prepared or cannot give the shots "
+                        "asked (default: skip it and list it with the reason)")
     ppl = p.add_argument_group("ppl (perplexity on corpora) and lm-eval:<task>: aliases of --task-arg")
     ppl.add_argument("--corpus", action="append", metavar="FILE[,FILE...]",
                      help="ppl: JSON Lines files with a `text` field (and optionally `lang`), or plain-text files")
@@ -268,9 +286,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("tasks", nargs="+", help="task or group names")
     d.add_argument("--mirror", help="a folder or URL laid out as MIRROR/HOST/PATH, used instead of upstream")
     d.add_argument("--data-dir", type=Path, help="default: $JEVAL_HOME/data")
+    d.add_argument("--prompts", choices=["jeval", "llm-jp-eval"], default="jeval",
+                   help="Jaster's prompt text: jeval = jeval's own instructions, protocol jeval-jaster-1 (default; "
+                        "needs only the data files); llm-jp-eval = read from llm-jp-eval v1.4.1's source, protocol "
+                        "llm-jp-eval-1.4.1 (downloaded at its tag, or see --llm-jp-eval-dir)")
+    d.add_argument("--llm-jp-eval-dir", type=Path, metavar="DIR",
+                   help="Jaster: a local checkout or unpacked release of llm-jp-eval v1.4.1, read for its prompt "
+                        "text instead of downloading it (implies --prompts llm-jp-eval)")
     d.add_argument("--jaster-dir", type=Path,
                    help="Jaster: take the splits from llm-jp-eval's own preprocessed files "
-                        "(DATASET_DIR/1.4.1/evaluation)")
+                        "(DATASET_DIR/1.4.1/evaluation; implies --prompts llm-jp-eval)")
     d.set_defaults(func=cmd_data_prepare)
     d = data_sub.add_parser("sources", help="list the upstream files of tasks")
     d.add_argument("tasks", nargs="*")

@@ -8,14 +8,18 @@ the engine lacks (see jeval.models.engines.check_capabilities).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jeval.data.prepare import load_manifest
-from jeval.errors import JevalError
-from jeval.provenance import prompt_source, protocol_with_source
-from jeval.task import GenerationTask, PlannedTask, Request, Task, TaskInputs
+from jeval.errors import JevalError, Unavailable
+from jeval.provenance import base_protocol, prompt_source, protocol_with_source
+from jeval.task import GenerationTask, PlannedTask, Request, Suite, Task, TaskInputs
+
+log = logging.getLogger(__name__)
 
 TaskArgs = Mapping[str, Mapping[str, Sequence[str]]]
 """Raw `--task-arg` values: family -> argument -> the values given (in order)."""
@@ -52,10 +56,27 @@ def check_families(tasks: Sequence[Task], given: TaskArgs) -> None:
                          f"(families here: {', '.join(sorted(families))})")
 
 
+def choose_shots(task: Task, task_dir: Path, shots: int | None) -> int:
+    """The few-shot count: --shots N, else the task's default; a task whose prepared data has no
+    few-shot examples runs zero-shot by default and cannot be asked for more."""
+    spec = task.spec
+    chosen = spec.default_shots if shots is None else shots
+    available = task.max_shots(task_dir) if isinstance(task, GenerationTask) and chosen > 0 else None
+    if available is None or chosen <= available:
+        return chosen
+    if shots is None and available == 0:
+        log.warning("%s: no train split was prepared, so it runs zero-shot (its default is %d-shot)",
+                    spec.name, spec.default_shots)
+        return 0
+    items = "1 item" if available == 1 else f"{available} items"
+    why = "no train split was prepared" if available == 0 else f"the prepared train split has {items}"
+    raise Unavailable(f"{spec.name}: {chosen} shots asked for, but {why}"
+                      + (" (it runs zero-shot only)" if available == 0 else ""))
+
+
 def plan_task(task: Task, *, data_dir: Path, shots: int | None, limit: int | None, variant: str | None,
               args: TaskArgs) -> PlannedTask:
     spec = task.spec
-    chosen_shots = spec.default_shots if shots is None else shots
     if variant is not None and variant not in spec.variants:
         offered = ", ".join(spec.variants) or "none"
         raise JevalError(f"task {spec.name!r} has no prompt variant {variant!r} (it offers: {offered})")
@@ -63,6 +84,8 @@ def plan_task(task: Task, *, data_dir: Path, shots: int | None, limit: int | Non
     manifest = load_manifest(task, data_dir) if spec.prepared else task.run_inputs(parsed)
     if manifest is None:
         manifest = {"data_fingerprint": "", "sources": []}
+    chosen_shots = choose_shots(task, data_dir / spec.name, shots) if spec.prepared else \
+        (spec.default_shots if shots is None else shots)
     source = prompt_source(manifest)
     chosen_limit = item_limit(task, limit)
     requests: tuple[Request, ...] = ()
@@ -75,11 +98,50 @@ def plan_task(task: Task, *, data_dir: Path, shots: int | None, limit: int | Non
                        parsed, requests, fingerprint, source, shots)
 
 
+@dataclass(frozen=True)
+class Plan:
+    tasks: list[PlannedTask]
+    skipped: dict[str, str]
+    """Members of a group named on the command line that cannot run, and why."""
+
+
 def plan(tasks: Sequence[Task], *, data_dir: Path, shots: int | None, limit: int | None, variant: str | None,
-         args: TaskArgs) -> list[PlannedTask]:
+         args: TaskArgs, named: Collection[str] | None = None, require_all: bool = False,
+         suites: Sequence[Suite] = ()) -> Plan:
+    """Plan every task. A task named by itself that cannot run (`Unavailable`) is an error; a
+    member of a named group is skipped with its reason, unless `require_all`. `named` holds the
+    tasks named by themselves (None: all of them)."""
     if shots is not None and shots < 0:
         raise JevalError(f"--shots must be 0 or more, got {shots}")
     if limit is not None and limit < 1 and limit != -1:
         raise JevalError(f"--limit must be 1 or more, or -1 for every item, got {limit}")
     check_families(tasks, args)
-    return [plan_task(t, data_dir=data_dir, shots=shots, limit=limit, variant=variant, args=args) for t in tasks]
+    planned, skipped = [], {}
+    for task in tasks:
+        try:
+            planned.append(plan_task(task, data_dir=data_dir, shots=shots, limit=limit, variant=variant, args=args))
+        except Unavailable as e:
+            if require_all or named is None or task.spec.name in named:
+                raise
+            skipped[task.spec.name] = " ".join(str(e).split())
+    if not planned:
+        reasons = "; ".join(f"{name}: {why}" for name, why in skipped.items())
+        raise JevalError(f"no task of this run can run ({reasons})")
+    check_suites(planned, suites)
+    return Plan(planned, skipped)
+
+
+def check_suites(planned: Sequence[PlannedTask], suites: Sequence[Suite]) -> None:
+    """A suite's score is over one protocol: its members in one run must share it (Jaster under
+    jeval's own text and under llm-jp-eval's, or two variants, are never averaged). Members that
+    differ only in provenance suffixes share it; the suite's score then carries every suffix."""
+    for suite in suites:
+        by_protocol: dict[str, list[str]] = {}
+        for p in planned:
+            if p.task.spec.name in suite.members:
+                by_protocol.setdefault(base_protocol(p.protocol), []).append(p.task.spec.name)
+        if len(by_protocol) > 1:
+            found = "; ".join(f"{protocol}: {', '.join(names)}" for protocol, names in sorted(by_protocol.items()))
+            raise JevalError(f"the {suite.name} datasets of this run were prepared under different protocols "
+                             f"({found}); their scores are never averaged together: prepare them alike "
+                             "(`jeval data prepare`) or run them separately")

@@ -49,6 +49,10 @@ class Registry:
         matches = [t for t in self.tasks if t.lower() == name.lower()]
         return matches[0] if len(matches) == 1 else name
 
+    def named(self, names: list[str]) -> set[str]:
+        """The tasks among `names` that are named by themselves, not through a group."""
+        return {task.spec.name for name in names if (task := self.find(name)) is not None}
+
     def resolve(self, names: list[str]) -> list[Task]:
         """Expand groups, keep the order given, drop repeats; unknown names are an error."""
         chosen: list[str] = []

@@ -60,4 +60,5 @@ def format_table(results: Mapping[str, Any]) -> str:
     lines.insert(0, f"model: {model.get('name')} ({model.get('fingerprint', '')[:19]}, "
                     f"{model.get('identity_basis', '')}; engine {results.get('backend', {}).get('engine')})")
     lines += [f"note: {n}" for n in suffix_notes(t["protocol"] for t in results["tasks"].values())]
+    lines += [f"skipped: {name}: {why}" for name, why in results.get("skipped", {}).items()]
     return "\n".join(lines)

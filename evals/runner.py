@@ -72,6 +72,9 @@ class RunConfig:
     timeout_s: float = 600.0
     api_key_env: str | None = None
     run_id: str | None = None
+    require_all: bool = False
+    """Every member of a named group must run (else one that is not prepared, or cannot give the
+    shots asked, is skipped and listed)."""
 
     def model_spec(self) -> ModelSpec:
         return ModelSpec(checkpoint=self.checkpoint, base_urls=self.base_urls, model_id=self.model_id,
@@ -231,9 +234,11 @@ def model_to_open(spec: ModelSpec | None, model: Model | None
 
 def assemble(config: RunConfig, run_id: str, started: float, identity: ModelIdentity, planned: Sequence[PlannedTask],
              outcomes: Mapping[str, TaskOutcome], executor: Executor, usage: Mapping[str, int],
-             backend: Mapping[str, Any], generation_s: float) -> dict[str, Any]:
+             backend: Mapping[str, Any], generation_s: float, skipped: Mapping[str, str] | None = None
+             ) -> dict[str, Any]:
     """results.json (schema jeval-results/2): task results, then the suites' summaries and the
-    declared columns computed from them."""
+    declared columns computed from them; tasks of named groups that were skipped, with why."""
+    skipped = dict(skipped or {})
     registry = load_registry()
     tasks = {p.task.spec.name: task_result(p, outcomes[p.task.spec.name], executor.tally.for_task(p.task.spec.name))
              for p in planned}
@@ -241,7 +246,8 @@ def assemble(config: RunConfig, run_id: str, started: float, identity: ModelIden
     for name, suite in registry.suites.items():
         summary = suite.summarize(tasks)
         if summary is not None:
-            summaries[name] = summary
+            left_out = {m: skipped[m] for m in suite.members if m in skipped}
+            summaries[name] = {**summary, "skipped": left_out} if left_out else summary
     totals = executor.tally.totals()
     return {
         "schema": SCHEMA,
@@ -252,6 +258,7 @@ def assemble(config: RunConfig, run_id: str, started: float, identity: ModelIden
         "backend": dict(backend),
         "config": _config_record(config),
         "tasks": tasks,
+        **({"skipped": skipped} if skipped else {}),
         "summaries": summaries,
         "columns": [c.as_dict() for c in derive_columns(tasks, summaries)],
         "timings": {"total_s": round(time.time() - started, 3), "generation_s": round(generation_s, 3)},
@@ -266,10 +273,15 @@ async def run_async(config: RunConfig, model: Model | None = None) -> Path:
     """Evaluate the configured model, or `model` (any object with jeval.models.model.Model's
     methods, e.g. one already in memory), on the configured tasks."""
     started = time.time()
-    tasks = load_registry().resolve(list(config.tasks))
+    registry = load_registry()
+    tasks = registry.resolve(list(config.tasks))
     spec = check_model(config, model, tasks)
-    planned = plan(tasks, data_dir=config.data_dir, shots=config.shots, limit=config.limit,
-                   variant=config.variant, args=config.task_args)
+    made = plan(tasks, data_dir=config.data_dir, shots=config.shots, limit=config.limit, variant=config.variant,
+                args=config.task_args, named=registry.named(list(config.tasks)), require_all=config.require_all,
+                suites=tuple(registry.suites.values()))
+    planned = made.tasks
+    for name, why in made.skipped.items():
+        log.warning("skipped %s: %s", name, why)
     identity, opened = model_to_open(spec, model)
     run_id = config.run_id or new_run_id()
     run_dir = config.output_dir / folder_name(identity) / run_id
@@ -286,7 +298,8 @@ async def run_async(config: RunConfig, model: Model | None = None) -> Path:
             usage, backend = asked.usage.as_dict(), asked.describe()
     finally:
         cache.close()
-    results = assemble(config, run_id, started, identity, planned, outcomes, executor, usage, backend, generation_s)
+    results = assemble(config, run_id, started, identity, planned, outcomes, executor, usage, backend, generation_s,
+                       made.skipped)
     path = write_run(run_dir, results, {p.task.spec.name: outcomes[p.task.spec.name].rows for p in planned})
     for p in planned:
         p.task.write_outputs(outcomes[p.task.spec.name].rows, path.parent, results)

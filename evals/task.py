@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from jeval.errors import JevalError
 
 if TYPE_CHECKING:
+    from jeval.data.download import Checkout
     from jeval.executor import Executor
     from jeval.models.model import Model
 
@@ -55,12 +56,26 @@ class Source:
     """Set where upstream no longer serves the file: how a user supplies it instead; added to
     any failed download of it."""
     defines_prompt: bool = False
+    alternatives: tuple[str, ...] = ()
+    """Other URLs of the same file (another layout of the same release), tried in order where
+    the first is absent; the prepared manifest records the one that was found."""
+    optional: str = ""
+    """Set where the task can be prepared without this file: what it then lacks (e.g. "no train
+    split: zero-shot only"). A missing optional file is recorded, not an error."""
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return (self.url, *self.alternatives)
 
     @property
     def mirror_path(self) -> str:
-        """Where this file sits in a mirror: `HOST/PATH` for `https://HOST/PATH`."""
-        parts = urlsplit(self.url)
-        return f"{parts.netloc}{parts.path}"
+        return mirror_path(self.url)
+
+
+def mirror_path(url: str) -> str:
+    """Where a file sits in a mirror: `HOST/PATH` for `https://HOST/PATH`."""
+    parts = urlsplit(url)
+    return f"{parts.netloc}{parts.path}"
 
 
 @dataclass(frozen=True)
@@ -232,8 +247,13 @@ class Task(ABC):
         return ()
 
     def convert(self, files: dict[str, Path], out_dir: Path) -> None:
-        """Build the prepared files in `out_dir` from the downloaded `files` (keyed by URL)."""
+        """Build the prepared files in `out_dir` from the downloaded `files` (keyed by URL; an
+        optional source that could not be had is absent)."""
         raise JevalError(f"{self.spec.name}: nothing to prepare (its inputs are given to `jeval run`)")
+
+    def prepared_counts(self, task_dir: Path) -> dict[str, int]:
+        """Items per split of the prepared files, for the prepare report and the manifest."""
+        return {}
 
     def run_inputs(self, args: Mapping[str, Any]) -> dict[str, Any] | None:
         """For a task whose inputs come with the run (`prepared=False`): check them now, before
@@ -254,6 +274,40 @@ class Task(ABC):
     def write_outputs(self, rows: list[dict[str, Any]], run_dir: Path, results: Mapping[str, Any]) -> None:
         """Files of the task's own under `run_dir` (e.g. answers in another tool's format)."""
         return None
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """How `jeval data prepare` builds a task's files, beyond where downloads come from."""
+
+    upstream_text: bool = False
+    """Take the prompt text from the upstream tool's own source files (see ChoosesPromptText)
+    instead of jeval's own protocol."""
+    upstream_checkout: Path | None = None
+    """A local checkout or unpacked release of that tool, read instead of downloading its files."""
+    preprocessed: Path | None = None
+    """Another tool's preprocessed splits (see ImportsPreprocessed); implies `upstream_text`."""
+
+
+class ChoosesPromptText(ABC):
+    """A task with two prompt texts: jeval's own, written for jeval and recorded as jeval's own
+    protocol (the default: it needs nothing but the data files), and an upstream tool's, read from
+    that tool's source files and recorded as that tool's protocol."""
+
+    @property
+    @abstractmethod
+    def upstream_text(self) -> bool:
+        """Whether this is the upstream-text variant."""
+
+    @abstractmethod
+    def with_upstream_text(self) -> Task:
+        """The same task with the upstream tool's prompt text: its sources include the files
+        that define the text, its spec names the tool's protocol."""
+
+    @abstractmethod
+    def open_checkout(self, folder: Path) -> Checkout:
+        """A local checkout or unpacked release of the upstream tool, read instead of downloading
+        its files; a clear error where `folder` is not one (or holds another version)."""
 
 
 class ImportsPreprocessed(ABC):
@@ -281,6 +335,11 @@ class GenerationTask(Task):
     @abstractmethod
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, Any]:
         """Summarise per-item scores into the task's metrics."""
+
+    def max_shots(self, task_dir: Path) -> int | None:
+        """How many few-shot examples the prepared data can give (None: no limit known). A task
+        whose prepared data has none runs zero-shot by default, and refuses `--shots N`."""
+        return None
 
 
 class DialogueTask(GenerationTask):

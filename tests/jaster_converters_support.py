@@ -22,9 +22,9 @@ def prepare(name: str, mirror_url: str, data_dir: Path) -> dict[str, dict]:
             for split in ("train", "dev", "test")}
 
 
-def prepare_fails(name: str, mirror_url: str, data_dir: Path) -> str:
+def prepare_fails(name: str, mirror_url: str, data_dir: Path, *extra: str) -> str:
     """The one-line error of a failed preparation; nothing of the dataset may be left behind."""
-    proc = jeval("data", "prepare", name, "--mirror", mirror_url, "--data-dir", data_dir)
+    proc = jeval("data", "prepare", name, "--mirror", mirror_url, "--data-dir", data_dir, *extra)
     assert proc.returncode == 2, proc.stderr
     lines = [x for x in error_lines(proc) if x.startswith("jeval:")]
     assert len(lines) == 1, proc.stderr

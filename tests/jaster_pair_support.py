@@ -16,15 +16,16 @@ PROCESSORS = f"{GITHUB}/llm-jp/llm-jp-eval/v1.4.1/src/llm_jp_eval/jaster"
 
 
 def prepare(name: str, mirror_url: str, data_dir: Path) -> dict[str, dict]:
-    proc = jeval("data", "prepare", name, "--mirror", mirror_url, "--data-dir", data_dir)
+    """Prepared with llm-jp-eval's prompt text (the fixture's stand-in processors)."""
+    proc = jeval("data", "prepare", name, "--prompts", "llm-jp-eval", "--mirror", mirror_url, "--data-dir", data_dir)
     assert proc.returncode == 0, proc.stderr
     return {split: json.loads((data_dir / name / f"{split}.json").read_text(encoding="utf-8"))
             for split in ("train", "dev", "test")}
 
 
-def prepare_fails(name: str, mirror_url: str, data_dir: Path) -> str:
+def prepare_fails(name: str, mirror_url: str, data_dir: Path, *extra: str) -> str:
     """The one-line error of a failed preparation; nothing of the dataset may be left behind."""
-    proc = jeval("data", "prepare", name, "--mirror", mirror_url, "--data-dir", data_dir)
+    proc = jeval("data", "prepare", name, "--mirror", mirror_url, "--data-dir", data_dir, *extra)
     assert proc.returncode == 2, proc.stderr
     lines = [x for x in error_lines(proc) if x.startswith("jeval:")]
     assert len(lines) == 1, proc.stderr

@@ -74,7 +74,7 @@ def workdir(tmp_path_factory) -> Path:
     (jaster / MBPP_FILE).parent.mkdir(parents=True, exist_ok=True)
     replace_on_mirror(jaster, MBPP_FILE,
                       "".join(json.dumps(problem(i), ensure_ascii=False) + "\n" for i in range(1, 700)).encode())
-    for args in (("jaster", "jsts", "xlsum_ja", "--mirror", jaster),
+    for args in (("jaster", "jsts", "xlsum_ja", "--prompts", "llm-jp-eval", "--mirror", jaster),
                  ("ja_leaderboard", "jl_mgsm_variants", "--mirror", jl_mirror(work / "jl_mirror")),
                  ("jmt_bench", "--mirror", _folder_mirror(work / "jmt_mirror", JMT_FIXTURES / "mirror",
                                                           patterns=("*.jsonl",)))):

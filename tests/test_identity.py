@@ -187,18 +187,36 @@ def test_zero_shot_and_four_shot_are_different_columns(checkpoints, prepared, tm
     assert not any("superseded" in note for note in data["notes"])
 
 
-def test_stand_in_prompt_text_is_labelled_in_results_and_every_leaderboard_format(checkpoints, prepared, tmp_path):
-    results = run(tmp_path, prepared, "--model", checkpoints["a"], "--backend", "local")
+def test_stand_in_prompt_text_is_labelled_in_results_and_every_leaderboard_format(checkpoints, sample_mirror,
+                                                                                   tmp_path):
+    data = tmp_path / "data"
+    proc = jeval("data", "prepare", "jcommonsenseqa", "--prompts", "llm-jp-eval", "--mirror", sample_mirror[1],
+                 "--data-dir", data)
+    assert proc.returncode == 0, proc.stderr
+    results = run(tmp_path, data, "--model", checkpoints["a"], "--backend", "local")
     task = results["tasks"]["jcommonsenseqa"]
-    assert task["protocol"] == "llm-jp-eval-1.4.1+standin-prompts"
+    assert task["protocol"] == "llm-jp-eval-1.4.1+standin-prompts+standin-data"
     assert task["prompt_source"]["origin"] == "standin" and task["prompt_source"]["data_origin"] == "standin"
-    assert results["summaries"]["jaster"]["protocol"] == "llm-jp-eval-1.4.1+standin-prompts"
+    assert results["summaries"]["jaster"]["protocol"] == "llm-jp-eval-1.4.1+standin-prompts+standin-data"
     assert "note: `+standin-prompts` in a protocol name" in results["_stdout"]
+    assert "note: `+standin-data` in a protocol name" in results["_stdout"]
     for fmt in ("md", "csv", "json", "html"):
         text = leaderboard(tmp_path / "results", "--format", fmt).replace("&#x27;", "'")
         assert "+standin-prompts" in text, fmt
         assert "came from a mirror's stand-in files, not from upstream" in text, fmt
         assert "scored on data from a mirror's stand-in files, not upstream's" in text, fmt
+
+
+def test_own_prompt_text_on_sample_data_is_labelled_as_both(checkpoints, prepared, tmp_path):
+    """The default prompt text is jeval's own (protocol jeval-jaster-1, no suffix for it); the
+    sample questions are still not benchmark data, and the protocol name says so."""
+    results = run(tmp_path, prepared, "--model", checkpoints["a"], "--backend", "local")
+    task = results["tasks"]["jcommonsenseqa"]
+    assert task["protocol"] == "jeval-jaster-1+standin-data"
+    assert task["prompt_source"]["origin"] == "own" and task["prompt_source"]["files"] == []
+    assert results["summaries"]["jaster"]["protocol"] == "jeval-jaster-1+standin-data"
+    assert "note: `+standin-data` in a protocol name" in results["_stdout"]
+    assert "+standin-prompts" not in results["_stdout"]
 
 
 def test_a_likelihood_task_on_transformers_serve_fails_before_the_server_starts(checkpoints, tmp_path):

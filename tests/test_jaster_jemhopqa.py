@@ -12,7 +12,7 @@ BASE = "raw.githubusercontent.com/aiishii/JEMHopQA/fed5024f4f39f02727e699cb7ccb6
 
 
 def prepare(url, data_dir):
-    proc = jeval("data", "prepare", "jemhopqa", "--mirror", url, "--data-dir", data_dir)
+    proc = jeval("data", "prepare", "jemhopqa", "--prompts", "llm-jp-eval", "--mirror", url, "--data-dir", data_dir)
     assert proc.returncode == 0, proc.stderr
     return {s: json.loads((data_dir / "jemhopqa" / f"{s}.json").read_text(encoding="utf-8"))
             for s in ("train", "dev", "test")}

@@ -16,7 +16,7 @@ PROCESSOR = "raw.githubusercontent.com/llm-jp/llm-jp-eval/v1.4.1/src/llm_jp_eval
 
 
 def prepare(url, data_dir):
-    proc = jeval("data", "prepare", "jmmlu", "--mirror", url, "--data-dir", data_dir)
+    proc = jeval("data", "prepare", "jmmlu", "--prompts", "llm-jp-eval", "--mirror", url, "--data-dir", data_dir)
     assert proc.returncode == 0, proc.stderr
     return {s: json.loads((data_dir / "jmmlu" / f"{s}.json").read_text(encoding="utf-8"))
             for s in ("train", "dev", "test")}
@@ -79,7 +79,8 @@ def test_a_row_with_a_missing_choice_names_file_and_row(jaster_mirror, tmp_path)
     lines = text.split("\n")
     lines[1] = lines[1].rsplit(",", 2)[0] + "," + lines[1].rsplit(",", 1)[1]
     replace_on_mirror(root, f"{BASE}/anatomy.csv", "\n".join(lines))
-    proc = jeval("data", "prepare", "jmmlu", "--mirror", url, "--data-dir", tmp_path / "data")
+    proc = jeval("data", "prepare", "jmmlu", "--prompts", "llm-jp-eval", "--mirror", url,
+                 "--data-dir", tmp_path / "data")
     assert proc.returncode == 2
     [line] = [x for x in error_lines(proc) if x.startswith("jeval:")]
     assert "anatomy.csv: row 2 has 5 fields" in line
@@ -90,6 +91,7 @@ def test_a_subject_jeval_has_no_file_for_is_named(jaster_mirror, tmp_path):
     text = (root / PROCESSOR).read_text(encoding="utf-8").replace('    "anatomy",\n',
                                                                   '    "anatomy",\n    "japanese_idiom",\n')
     replace_on_mirror(root, PROCESSOR, text)
-    proc = jeval("data", "prepare", "jmmlu", "--mirror", url, "--data-dir", tmp_path / "data")
+    proc = jeval("data", "prepare", "jmmlu", "--prompts", "llm-jp-eval", "--mirror", url,
+                 "--data-dir", tmp_path / "data")
     assert proc.returncode == 2
     assert "FILENAMES names subjects jeval has no pinned file for: japanese_idiom" in proc.stderr

@@ -241,10 +241,10 @@ def test_chat_variants_are_their_own_protocols(prepared):
     plain = task.requests(TaskInputs(prepared / "jcommonsenseqa", 4, None))
     chat = task.requests(TaskInputs(prepared / "jcommonsenseqa", 4, None, "chat"))
     turns = task.requests(TaskInputs(prepared / "jcommonsenseqa", 4, None, "fewshot-turns"))
-    assert plain.protocol is None and not plain.requests[0].is_chat
-    assert chat.protocol == "llm-jp-eval-1.4.1/chat"
+    assert plain.protocol == "jeval-jaster-1" and not plain.requests[0].is_chat
+    assert chat.protocol == "jeval-jaster-1/chat"
     assert chat.requests[0].messages == ({"role": "user", "content": plain.requests[0].prompt},)
-    assert turns.protocol == "llm-jp-eval-1.4.1/fewshot-turns"
+    assert turns.protocol == "jeval-jaster-1/fewshot-turns"
     messages = turns.requests[0].messages
     assert [m["role"] for m in messages] == ["user", "assistant"] * 4 + ["user"]
     train = json.loads((prepared / "jcommonsenseqa" / "train.json").read_text())["samples"]

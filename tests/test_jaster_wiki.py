@@ -69,7 +69,7 @@ def prepared(tmp_path_factory) -> Path:
                  for p in root.rglob("*") if p.is_file() and p.name not in ("jeval-mirror.json", "README.md")}
     (root / "jeval-mirror.json").write_text(json.dumps({"checksums": checksums}))
     data = tmp_path_factory.mktemp("wiki-data")
-    proc = jeval("data", "prepare", "jaster_fa", "--mirror", root, "--data-dir", data)
+    proc = jeval("data", "prepare", "jaster_fa", "--prompts", "llm-jp-eval", "--mirror", root, "--data-dir", data)
     assert proc.returncode == 0, proc.stderr
     assert {p.name for p in data.iterdir() if p.name != "raw"} == set(NAMES)
     return data
@@ -207,21 +207,23 @@ def test_an_unknown_processor_form_is_an_error_naming_the_line(jaster_mirror, tm
     path.write_text(path.read_text(encoding="utf-8").replace(
         "            ).rstrip(),", "            ).rstrip() + open('/etc/hostname').read(),"), encoding="utf-8")
     replace_on_mirror(root, f"{PROCESSORS}/pas.py", path.read_bytes())
-    line = prepare_fails("wiki_pas", url, tmp_path / "data")
+    line = prepare_fails("wiki_pas", url, tmp_path / "data", "--prompts", "llm-jp-eval")
     assert "pas.py:" in line and "expected a literal value" in line and "open(" in line
 
 
-def test_several_parenthesised_parts_go_back_at_their_own_offsets():
+def test_several_parenthesised_parts_go_back_each_at_its_offset_in_the_text_restored_so_far():
+    """As the corpus counts them (KNP's parenthesis merge): a later part's offset counts the
+    earlier parts, brackets included; in the sentence's own text 7 would be past its end."""
     from jeval.tasks.jaster.wiki_base import parse_knp, restored_text
 
     def sentence(sid: str, comment: str, word: str) -> str:
         return f"# S-ID:{sid}{comment}\n* -1D\n+ -1D\n{word} {word} {word} 名詞 6 普通名詞 1 * 0 * 0\nEOS\n"
 
-    knp = (sentence("wiki00000001-01", " 括弧削除", "山と川")
-           + sentence("wiki00000001-01-01", " 括弧始:（ 括弧終:） 括弧位置:3", "かわ")
-           + sentence("wiki00000001-01-02", " 括弧始:「 括弧終:」 括弧位置:1", "やま")
-           + sentence("wiki00000001-02", "", "海"))
-    assert restored_text(parse_knp("test", knp)) == "山「やま」と川（かわ）海"
+    knp = (sentence("wiki00000001-01", " 括弧削除", "山と川と海")
+           + sentence("wiki00000001-01-01", " 括弧始:（ 括弧終:） 括弧位置:1", "やま")
+           + sentence("wiki00000001-01-02", " 括弧始:「 括弧終:」 括弧位置:7", "かわ")
+           + sentence("wiki00000001-02", "", "空"))
+    assert restored_text(parse_knp("test", knp)) == "山（やま）と川「かわ」と海空"
 
 
 def test_processor_values_are_computed_from_the_syntax_tree_in_the_forms_upstream_writes(tmp_path):

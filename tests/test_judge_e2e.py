@@ -76,7 +76,7 @@ def test_generation_writes_both_turns_in_fastchats_answer_format(answered, jmt_d
     samples = [json.loads(x) for x in (run_dir / "samples" / "jmt_bench.jsonl").read_text().splitlines()]
     assert all(s["turn"] == 2 and len(s["answers"]) == 1 for s in samples)
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["tasks"]["jmt_bench"]["protocol"] == "jmt-bench-fastchat-v1"
+    assert results["tasks"]["jmt_bench"]["protocol"] == "jmt-bench-fastchat-v1+standin-data"
     assert results["tasks"]["jmt_bench"]["decoding"]["temperature"] == [0.0, 0.7]
     assert results["tasks"]["jmt_bench"]["decoding"]["greedy"] is False
 

@@ -52,7 +52,7 @@ def test_in_process_run_reports_every_task_with_its_protocol_and_the_suite_means
     jcqa = results["tasks"]["jl_jcommonsenseqa"]
     assert jcqa["protocol"].startswith("lm-eval-0.4.13/japanese_leaderboard")
     assert jcqa["shots"] == 3 and jcqa["n_samples"] == 2 and next(iter(jcqa["metrics"])) == "acc,none"
-    assert results["tasks"]["jl_mgsm_native_cot"]["protocol"].endswith("/mgsm_cot_native+standin-prompts")
+    assert results["tasks"]["jl_mgsm_native_cot"]["protocol"].endswith("/mgsm_cot_native+standin-prompts+standin-data")
     assert results["tasks"]["jl_mgsm_native_cot"]["prompt_source"]["origin"] == "standin"  # the fixture exemplars
     assert (set(results["tasks"]["jl_mgsm_native_cot"]["metrics"])
             >= {"exact_match,strict-match", "exact_match,flexible-extract"})

@@ -34,7 +34,7 @@ def test_run_against_served_checkpoint(served, prepared, tmp_path, tiny_checkpoi
     assert task["n_samples"] == len(samples) == len(test_items)
     assert task["metrics"]["exact_match"] == sum(s["exact_match"] for s in samples) / len(samples)
     assert all(s["exact_match"] == float(s["prediction"] == s["target"]) for s in samples)
-    assert task["shots"] == 4 and task["protocol"] == "llm-jp-eval-1.4.1+standin-prompts"  # the project's samples
+    assert task["shots"] == 4 and task["protocol"] == "jeval-jaster-1+standin-data"  # the project's samples
     assert samples[0]["prompt"].count("### 入力:") == 5
     assert results["model"]["fingerprint"].startswith("sha256:")
     assert results["model"]["id"] == str(tiny_checkpoint.resolve())

@@ -50,7 +50,7 @@ def test_training_on_jaster_train_data_raises_the_score_on_its_test_split(tmp_pa
         sources=(SourceConfig("jaster", (data_dir / "jcommonsenseqa" / "train.json",), "jaster"),),
         stages=(StageConfig("main", STEPS, {"jaster": 1.0}, warmup_steps=10),),
         tokenizer=dataclasses.replace(tiny.tokenizer, vocab_size=1000),
-        optim=dataclasses.replace(tiny.optim, seq_len=128, batch_size=8),
+        optim=dataclasses.replace(tiny.optim, seq_len=160, batch_size=8),
         save_every=STEPS, log_every=20,
         eval=EvalConfig(("jcommonsenseqa",), STEPS, tuple(eval_args)),
     )

@@ -16,13 +16,14 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from jeval.errors import JevalError
 from jeval.io import atomic_write_json
-from jeval.task import Source
+from jeval.task import Source, mirror_path
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +77,12 @@ class Mirror:
             raise JevalError(f"mirror {root}: {MIRROR_MANIFEST} must hold {{\"checksums\": {{url: sha256}}}}")
         return cls(root, checksums)
 
-    def location(self, source: Source) -> str:
+    def location_of(self, url: str) -> str:
         if self.root is None:
-            return source.url
+            return url
         if self.root.startswith(("http://", "https://")):
-            return f"{self.root}/{source.mirror_path}"
-        return str(Path(self.root) / source.mirror_path)
+            return f"{self.root}/{mirror_path(url)}"
+        return str(Path(self.root) / mirror_path(url))
 
     def expected_sha256(self, source: Source) -> str:
         return self.checksums.get(source.url, source.sha256)
@@ -91,12 +92,44 @@ class Mirror:
 
 
 @dataclass(frozen=True)
+class Checkout:
+    """A local copy of an upstream repository (a checkout or an unpacked release): files whose
+    URL starts with `prefix` are read from `root` instead of being downloaded, never cached."""
+
+    prefix: str
+    root: Path
+    origin: str
+    """"checkout" where the copy's version was confirmed, else "unverified"."""
+    describe: str
+
+    def path_for(self, url: str) -> Path | None:
+        if not url.startswith(self.prefix):
+            return None
+        return self.root / url[len(self.prefix):].lstrip("/")
+
+
+@dataclass(frozen=True)
 class Fetched:
-    """A source's local copy and where its bytes came from (see jeval.provenance)."""
+    """A source's local copy, where its bytes came from (see jeval.provenance), and the URL found
+    (one of the source's alternatives where the first was absent)."""
 
     path: Path
     origin: str
     sha256: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Missing:
+    """An optional source that could not be had: what was tried."""
+
+    source: Source
+    tried: tuple[str, ...]
+
+
+class _Absent(JevalError):
+    """The file is not there (HTTP 404/410, or no such file in a mirror or checkout); another
+    layout may still have it."""
 
 
 ORIGIN_SUFFIX = ".jeval-origin"
@@ -127,41 +160,76 @@ def _recorded_origin(target: Path, sha256: str, source: Source, mirror: Mirror) 
     return "unverified"
 
 
-def fetch(source: Source, raw_dir: Path, mirror: Mirror) -> Fetched:
-    """The local copy of `source` under `raw_dir`, downloaded if needed, and its origin."""
-    target = raw_dir / source.mirror_path
+def _checkout_for(url: str, checkouts: Sequence[Checkout]) -> Checkout | None:
+    return next((c for c in checkouts if c.path_for(url) is not None), None)
+
+
+def fetch(source: Source, raw_dir: Path, mirror: Mirror, checkouts: Sequence[Checkout] = ()) -> Fetched | Missing:
+    """The local copy of `source`, and its origin: read from a checkout that covers it, else an
+    earlier download under `raw_dir`, else downloaded (trying each of its URLs in turn). A file
+    that is nowhere is an error naming every place tried, or, for an optional source, `Missing`."""
     expected = mirror.expected_sha256(source)
-    if target.exists():
-        found = sha256_file(target)
-        if not expected or found == expected:
-            return Fetched(target, _recorded_origin(target, found, source, mirror), found)
-    where = mirror.location(source)
+    for url in source.urls:
+        target = raw_dir / mirror_path(url)
+        if _checkout_for(url, checkouts) is None and target.exists():
+            found = sha256_file(target)
+            if not expected or found == expected:
+                return Fetched(target, _recorded_origin(target, found, source, mirror), found, url)
+    tried: list[str] = []
+    for url in source.urls:
+        checkout = _checkout_for(url, checkouts)
+        try:
+            if checkout is not None:
+                return _from_checkout(source, url, checkout, expected, tried)
+            return _download(source, url, raw_dir, mirror, expected, tried)
+        except _Absent as e:
+            tried[-1] = str(e)
+    if source.optional:
+        return Missing(source, tuple(tried))
+    where = "; ".join(tried)
+    message = f"{source.url} could not be had ({where})"
+    raise JevalError(f"{message}; {source.unavailable}" if source.unavailable else message)
+
+
+def _from_checkout(source: Source, url: str, checkout: Checkout, expected: str, tried: list[str]) -> Fetched:
+    path = checkout.path_for(url)
+    assert path is not None
+    tried.append(str(path))
+    if not path.is_file():
+        raise _Absent(f"{checkout.describe} has no file {path}")
+    got = sha256_file(path)
+    if expected and got != expected:
+        raise JevalError(f"{path} ({checkout.describe}) is not the file jeval expects for {url}: sha256 {got}, "
+                         f"expected {expected}")
+    log.debug("read %s from %s", url, path)
+    return Fetched(path, checkout.origin, got, url)
+
+
+def _download(source: Source, url: str, raw_dir: Path, mirror: Mirror, expected: str, tried: list[str]) -> Fetched:
+    target = raw_dir / mirror_path(url)
+    where = mirror.location_of(url)
+    tried.append(where)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            try:
-                _copy(where, out)
-            except JevalError as e:
-                if not source.unavailable:
-                    raise
-                raise JevalError(f"{e}; {source.unavailable}") from None
+            _copy(where, out)
         got = sha256_file(tmp)
         if not expected:
-            log.warning("%s has no pinned checksum; kept with sha256 %s (recorded in the manifest)", source.url, got)
+            log.debug("%s has no pinned checksum; kept with sha256 %s (recorded in the manifest)", url, got)
         elif got != expected:
             raise JevalError(
-                f"checksum mismatch for {source.url} (read from {where}): expected sha256 {expected}, "
+                f"checksum mismatch for {url} (read from {where}): expected sha256 {expected}, "
                 f"got {got}; the file changed upstream or the mirror is corrupt, nothing was kept"
             )
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    log.info("downloaded %s", where)
+    log.debug("downloaded %s", where)
     origin = _origin(source, mirror)
     atomic_write_json(target.with_name(target.name + ORIGIN_SUFFIX), {"origin": origin, "from": where, "sha256": got})
-    return Fetched(target, origin, got)
+    return Fetched(target, origin, got, url)
 
 
 def _copy(where: str, out: BinaryIO) -> None:
@@ -171,6 +239,8 @@ def _copy(where: str, out: BinaryIO) -> None:
             with urllib.request.urlopen(request, timeout=60) as response:
                 shutil.copyfileobj(response, out, 1 << 20)
         except urllib.error.HTTPError as e:
+            if e.code in (404, 410):
+                raise _Absent(f"{where}: HTTP {e.code}") from None
             raise JevalError(f"download of {where} failed: HTTP {e.code}") from None
         except (urllib.error.URLError, OSError) as e:
             raise JevalError(
@@ -182,7 +252,7 @@ def _copy(where: str, out: BinaryIO) -> None:
             with open(where, "rb") as f:
                 shutil.copyfileobj(f, out, 1 << 20)
         except FileNotFoundError:
-            raise JevalError(f"the mirror has no file {where}") from None
+            raise _Absent(f"the mirror has no file {where}") from None
 
 
 def _reason(e: Exception) -> str:

@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jeval import __version__
-from jeval.data.download import Mirror, fetch
-from jeval.errors import JevalError
+from jeval.data.download import Checkout, Fetched, Mirror, Missing, fetch
+from jeval.errors import JevalError, Unavailable
 from jeval.io import atomic_write_json, read_json
-from jeval.task import ImportsPreprocessed, Task
+from jeval.task import ChoosesPromptText, ImportsPreprocessed, PrepareOptions, Source, Task
 
 MANIFEST = "manifest.json"
 
@@ -37,19 +38,38 @@ class Prepared:
     path: Path
     fingerprint: str
     checksums_from_mirror: bool
+    protocol: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    missing: tuple[Missing, ...] = ()
+    """Optional sources that could not be had (what the task lacks for it: `Source.optional`)."""
 
 
-def prepare_task(task: Task, data_dir: Path, mirror: Mirror, preprocessed: Path | None = None) -> Prepared:
-    """Download the task's sources and convert them; with `preprocessed` (llm-jp-eval's own
-    evaluation files, Jaster only), take the splits from there and download only the rest."""
+def for_options(task: Task, options: PrepareOptions) -> Task:
+    """The task as `options` ask it to be prepared: with the upstream tool's prompt text where
+    they ask for it (a preprocessed import always carries upstream's text)."""
+    wants_upstream = options.upstream_text or options.upstream_checkout is not None or options.preprocessed is not None
+    if wants_upstream and isinstance(task, ChoosesPromptText):
+        return task.with_upstream_text()
+    return task
+
+
+def prepare_task(task: Task, data_dir: Path, mirror: Mirror, options: PrepareOptions | None = None,
+                 checkouts: Sequence[Checkout] = ()) -> Prepared:
+    """Download the task's sources and convert them; with `options.preprocessed` (llm-jp-eval's
+    own evaluation files, Jaster only), take the splits from there and download only the rest."""
+    options = options or PrepareOptions()
+    preprocessed = options.preprocessed
     if preprocessed is not None and not isinstance(task, ImportsPreprocessed):
         raise JevalError(f"{task.spec.name}: --jaster-dir applies to Jaster datasets only")
     if not task.spec.prepared:
         raise JevalError(f"{task.spec.name}: nothing to prepare (its inputs are given to `jeval run`)")
+    task = for_options(task, options)
     sources = task.sources() if not isinstance(task, ImportsPreprocessed) or preprocessed is None \
         else task.preprocessed_sources()
     raw_dir = data_dir / "raw"
-    fetched = {source.url: fetch(source, raw_dir, mirror) for source in sources}
+    got = {source.url: fetch(source, raw_dir, mirror, checkouts) for source in sources}
+    fetched = {url: f for url, f in got.items() if isinstance(f, Fetched)}
+    missing = tuple(m for m in got.values() if isinstance(m, Missing))
     files = {url: f.path for url, f in fetched.items()}
     data_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=data_dir, prefix=f".{task.spec.name}."))
@@ -59,19 +79,20 @@ def prepare_task(task: Task, data_dir: Path, mirror: Mirror, preprocessed: Path 
         else:
             task.convert(files, staging)
         fingerprint = data_fingerprint(staging)
-        overridden = any(mirror.overrides(s) for s in sources)
+        counts = task.prepared_counts(staging)
+        overridden = any(mirror.overrides(s) for s in sources if s.url in fetched)
         atomic_write_json(staging / MANIFEST, {
             "task": task.spec.name,
             "protocol": task.spec.protocol,
+            **({"prompt_text": "jeval"} if isinstance(task, ChoosesPromptText) and not task.upstream_text else {}),
             "jeval_version": __version__,
             "data_fingerprint": fingerprint,
             "checksums_from_mirror": overridden,
             "preprocessed_from": str(preprocessed) if preprocessed is not None else None,
-            "sources": [
-                {"url": s.url, "sha256": fetched[s.url].sha256, "pinned_sha256": s.sha256 or None,
-                 "license": s.license, "origin": fetched[s.url].origin, "defines_prompt": s.defines_prompt}
-                for s in sources
-            ],
+            "counts": counts,
+            "sources": [_source_record(s, fetched[s.url]) for s in sources if s.url in fetched],
+            "missing_sources": [{"url": m.source.url, "lacks": m.source.optional, "tried": list(m.tried)}
+                                for m in missing],
         })
         final = data_dir / task.spec.name
         old = data_dir / f".{task.spec.name}.old"
@@ -82,14 +103,22 @@ def prepare_task(task: Task, data_dir: Path, mirror: Mirror, preprocessed: Path 
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return Prepared(task.spec.name, final, fingerprint, overridden)
+    return Prepared(task.spec.name, final, fingerprint, overridden, task.spec.protocol, counts, missing)
+
+
+def _source_record(source: Source, fetched: Fetched) -> dict[str, Any]:
+    record = {"url": source.url, "sha256": fetched.sha256, "pinned_sha256": source.sha256 or None,
+              "license": source.license, "origin": fetched.origin, "defines_prompt": source.defines_prompt}
+    if fetched.url != source.url:
+        record["found_at"] = fetched.url
+    return record
 
 
 def load_manifest(task: Task, data_dir: Path) -> dict[str, Any]:
     """The manifest of a prepared task; a clear error if the task was never prepared."""
     path = data_dir / task.spec.name / MANIFEST
     if not path.exists():
-        raise JevalError(
+        raise Unavailable(
             f"task {task.spec.name!r} has no prepared data in {data_dir}; run `jeval data prepare {task.spec.name}`"
             " (add --mirror DIR_OR_URL when offline)"
         )

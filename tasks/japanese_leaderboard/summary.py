@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from jeval.provenance import suffixes_of
 from jeval.task import ColumnValue, Suite, finite
 from jeval.tasks.japanese_leaderboard.version import lm_eval_version
 
@@ -22,7 +23,8 @@ def suite(name: str, label: str, members: tuple[str, ...]) -> Suite:
                     scores[task] = float(value)
         if not scores:
             return None
-        return {"protocol": f"jeval-mean/lm-eval-{lm_eval_version()}/{name}",
+        suffixes = suffixes_of(str(tasks[t].get("protocol", "")) for t in scores)
+        return {"protocol": f"jeval-mean/lm-eval-{lm_eval_version()}/{name}{suffixes}",
                 "categories": scores, "AVG": sum(scores.values()) / len(scores),
                 "tasks_missing": [t for t in members if t not in scores],
                 "definition": "unweighted mean of each task's first metric over the tasks that ran"}

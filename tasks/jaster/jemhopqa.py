@@ -5,8 +5,9 @@ later `corpus_ver1.1`/`corpus_ver1.2` revisions): each item becomes `質問：<q
 the train file, shuffled with seed 42, gives 90 % train and 10 % dev, the dev file is the test
 split in file order.
 
-The checksums of the original release could not be established here (only the 1.1 and 1.2
-revisions were at hand), so the two files are unpinned: kept on first download and recorded.
+Both files are pinned: their checksums were taken from the repository at the pinned commit (the
+later revisions differ from them in 44/93 train and 3/12 dev questions, so a mirror holding a
+revision in their place is refused).
 """
 
 from __future__ import annotations
@@ -21,8 +22,15 @@ from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, official_de
 COMMIT = "fed5024f4f39f02727e699cb7ccb67935a779a5a"
 BASE = f"https://raw.githubusercontent.com/aiishii/JEMHopQA/{COMMIT}/corpus"
 LICENSE = "CC BY-SA 4.0"
-TRAIN = Source(f"{BASE}/train.json", "", LICENSE)
-DEV = Source(f"{BASE}/dev.json", "", LICENSE)
+EXPECTED_FORM = (
+    "JEMHopQA's first release, corpus/train.json and corpus/dev.json (each one JSON array of objects with "
+    "'question' and 'answer'), is what llm-jp-eval v1.4.1 reads; the later corpus_ver1.1/ and corpus_ver1.2/ "
+    "revisions change answers and are not accepted in its place"
+)
+TRAIN = Source(f"{BASE}/train.json", "c64392b4087299bcfaa02fe2584128b5dc50fe5ea83e1bd600cadfc984669e65", LICENSE,
+               unavailable=EXPECTED_FORM)
+DEV = Source(f"{BASE}/dev.json", "2f3b8a518ca3051fc002f343ba3c26f6f3be902464061b43c30c5a1d37a9269a", LICENSE,
+             unavailable=EXPECTED_FORM)
 
 
 def read_examples(path: Path) -> list[Example]:

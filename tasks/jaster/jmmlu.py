@@ -3,9 +3,11 @@
 Each row (question, four choices, answer letter) becomes `質問：<question>\n選択肢：A.<a>,B.<b>,C.<c>,D.<d>`
 → `<letter>`. With one generator seeded 42, llm-jp-eval shuffles each subject's rows, puts the
 first half (rounded down) towards dev and the rest towards test, then shuffles both pools; the
-first 32 of the dev pool are train, the rest dev. Subjects are taken in the order of the
-`FILENAMES` list of llm-jp-eval's own processor module (read as data from that file, like the
-instruction), which decides the seed-determined order. Only the 53 CC BY-SA 4.0 subjects under
+first 32 of the dev pool are train, the rest dev. The order in which subjects are taken decides
+the seed-determined split: under llm-jp-eval's prompt text it is the `FILENAMES` list of
+llm-jp-eval's own processor module (read as data from that file, like the instruction); under
+jeval's own protocol, jeval-jaster-1, the subjects' alphabetical order (whether that equals
+llm-jp-eval's list could not be checked). Only the 53 CC BY-SA 4.0 subjects under
 `JMMLU/` exist for llm-jp-eval; the three CC BY-NC-ND subjects are not part of it.
 
 The CSV files are pinned at the JMMLU commit checked for jeval; llm-jp-eval v1.4.1 read the
@@ -134,7 +136,9 @@ def build_splits(files: dict[str, Path]) -> Splits:
     rng = random.Random(42)
     dev_pool: list[Example] = []
     test_pool: list[Example] = []
-    for subject in read_subject_order(files[processor_source(MODULE).url]):
+    processor = files.get(processor_source(MODULE).url)
+    order = read_subject_order(processor) if processor is not None else sorted(SOURCES)
+    for subject in order:
         examples = read_subject(files[SOURCES[subject].url])
         rng.shuffle(examples)
         half = len(examples) // 2

@@ -5,7 +5,8 @@ order. Input `前提：{sentence1}\\n仮説：{sentence2}`, output the label as 
 llm-jp-eval reads `datasets/jnli-v1.1/` from JGLUE's `main` branch; jeval pins the last commit
 before JGLUE v1.2, i.e. the v1.1 labels (v1.3's valid file differs in 28 labels). The train file's
 bytes could not be checked where jeval was written, so it is unpinned: accepted on first download
-and its SHA-256 recorded in the prepared manifest.
+and its SHA-256 recorded in the prepared manifest. It is optional: without it the test split is
+prepared alone and JNLI runs zero-shot only.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, train_dev
 COMMIT = "c35b43c73056f6898837de0dcc5ba11cc7dc3ecc"
 BASE = f"https://raw.githubusercontent.com/yahoojapan/JGLUE/{COMMIT}/datasets/jnli-v1.1"
 LICENSE = "CC BY-SA 4.0"
-TRAIN = Source(f"{BASE}/train-v1.1.json", "", LICENSE)
+TRAIN = Source(f"{BASE}/train-v1.1.json", "", LICENSE,
+               optional="JGLUE's train file gives JNLI's train and dev splits; without it JNLI runs zero-shot only")
 VALID = Source(f"{BASE}/valid-v1.1.json", "39a41d5a112cc6c5baafa7d2464e579843e904a4b7206a4e905517a257f6459c", LICENSE)
 
 
@@ -30,7 +32,8 @@ def read_examples(path: Path) -> list[Example]:
 
 
 def build_splits(files: dict[str, Path]) -> Splits:
-    train, dev = train_dev(read_examples(files[TRAIN.url]))
+    """Without JGLUE's train file (optional), train and dev are empty."""
+    train, dev = train_dev(read_examples(files[TRAIN.url])) if TRAIN.url in files else ([], [])
     return {"train": train, "dev": dev, "test": read_examples(files[VALID.url])}
 
 

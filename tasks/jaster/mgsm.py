@@ -7,8 +7,9 @@ exemplar questions keep their own `問題：` prefix and the answers of the TSV 
 with thousands separators (`2,125`), read as the integer. MGSM has no dev split: llm-jp-eval keeps
 the release's train/test only (llm-jp/llm-jp-eval issue #110), so dev is empty. No shuffling.
 
-`exemplars.py` is read as data (its literals, through `ast`), never run; its checksum could not be
-established here, so it is unpinned (kept on first download, recorded in the manifest).
+`exemplars.py` is read as data (its literals, through `ast`), never run; it is pinned (checksum
+taken from the repository at the pinned commit). It is optional: without it the test split is
+prepared alone and MGSM runs zero-shot only.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ COMMIT = "452a21ad3dae5668c06ceeac21ff073e1e40f9be"
 BASE = f"https://raw.githubusercontent.com/google-research/url-nlp/{COMMIT}/mgsm"
 LICENSE = "CC BY 4.0"
 TEST = Source(f"{BASE}/mgsm_ja.tsv", "59a2b50debe77981fd784cb3b2bef1505e3abf2a37116dc9d7a366ab029b4637", LICENSE)
-EXEMPLARS = Source(f"{BASE}/exemplars.py", "", LICENSE)
+EXEMPLARS = Source(f"{BASE}/exemplars.py", "239dda1557bb2ba76b71e5ef744ddd0b454da0b453e5f8b909498ceff690a919", LICENSE,
+                   optional=(
+    "the train split (MGSM's 8 exemplars) comes only from url-nlp's mgsm/exemplars.py, the Python module whose "
+    "MGSM_EXEMPLARS['ja'] and EXEMPLAR_NUMBER_ANSWERS literals jeval reads (a JSON re-serialisation of them is not "
+    "accepted: its bytes cannot be checked against the module's); without it MGSM runs zero-shot only"))
 LANGUAGE = "ja"
 
 
@@ -87,7 +92,9 @@ def read_exemplars(path: Path) -> list[Example]:
 
 
 def build_splits(files: dict[str, Path]) -> Splits:
-    return {"train": read_exemplars(files[EXEMPLARS.url]), "dev": [], "test": read_test(files[TEST.url])}
+    """Without the exemplars module (optional), train is empty."""
+    train = read_exemplars(files[EXEMPLARS.url]) if EXEMPLARS.url in files else []
+    return {"train": train, "dev": [], "test": read_test(files[TEST.url])}
 
 
 TASKS = [JasterTask(

@@ -1,12 +1,25 @@
-"""The Jaster protocol of llm-jp-eval v1.4.1: prepared splits in llm-jp-eval's evaluation format,
-prompts in its Alpaca-style frame, answers cut at the first blank line, NFKC-normalised, scored
-by llm-jp-eval's metrics. Closed-label datasets also get answer-format diagnostics (see
-diagnostics.py), and datasets whose answers are all numbers (MAWPS, MGSM) the numeric ones (see
-jeval.tasks.numeric_answer), reported under their own names beside the strict score.
+"""The Jaster protocols: prepared splits in llm-jp-eval's evaluation format, prompts in its
+Alpaca-style frame, answers cut at the first blank line, NFKC-normalised, scored by llm-jp-eval's
+metrics.
+
+Two prompt texts, two protocols, never averaged together:
+
+- `jeval-jaster-1` (the default): the frame's header sentence and each dataset's instruction are
+  jeval's own wording (own_text.py); splits, answer formats, output lengths and metrics are
+  llm-jp-eval v1.4.1's. It needs nothing but the data files.
+- `llm-jp-eval-1.4.1`: the header and instructions are read from llm-jp-eval v1.4.1's own source
+  (see upstream.py): downloaded at its tag (`jeval data prepare --prompts llm-jp-eval`), read
+  from a local checkout (`--llm-jp-eval-dir`), or taken with its preprocessed files (`--jaster-dir`).
+
+Closed-label datasets also get answer-format diagnostics (see diagnostics.py), and datasets
+whose answers are all numbers (MAWPS, MGSM) the numeric ones (see jeval.tasks.numeric_answer),
+reported under their own names beside the strict score.
 
 Prepared files per dataset: `train.json`, `dev.json`, `test.json` in llm-jp-eval's evaluation
 format (`instruction`, `output_length`, `metrics`, `few_shots`, `samples[{input, output}]`) and
-`frame.json` holding the prompt header read from llm-jp-eval's own source (see upstream.py).
+`frame.json` holding the prompt header, where it came from and, for jeval's own text, its
+protocol (a frame without one is llm-jp-eval's, as every frame was before jeval-jaster-1). A dataset whose
+optional train file could not be had has empty train and dev splits: it runs zero-shot only.
 """
 
 from __future__ import annotations
@@ -17,13 +30,14 @@ import re
 import shutil
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jeval.errors import JevalError
 from jeval.io import atomic_write_json, read_json
 from jeval.task import (
+    ChoosesPromptText,
     ColumnValue,
     GenerationTask,
     ImportsPreprocessed,
@@ -34,11 +48,24 @@ from jeval.task import (
     TaskSpec,
     diagnostic_columns,
 )
+from jeval.tasks.jaster import own_text
 from jeval.tasks.jaster.diagnostics import label_set, lenient_answer
-from jeval.tasks.jaster.upstream import UTILS, OutputInfo, processor_source, read_output_info, read_prompt_header
+from jeval.tasks.jaster.upstream import (
+    UTILS,
+    OutputInfo,
+    open_checkout,
+    processor_source,
+    read_output_info,
+    read_prompt_header,
+)
 from jeval.tasks.numeric_answer import canonical_number, lenient_number
 
+if TYPE_CHECKING:
+    from jeval.data.download import Checkout
+
 PROTOCOL = "llm-jp-eval-1.4.1"
+OWN_PROTOCOL = own_text.PROTOCOL
+PROTOCOLS = (OWN_PROTOCOL, PROTOCOL)
 VARIANTS = ("chat", "fewshot-turns")
 SPLITS = ("train", "dev", "test")
 FRAME_FILE = "frame.json"
@@ -166,12 +193,13 @@ def locate_preprocessed(jaster_dir: Path) -> Path:
 
 
 @dataclass(frozen=True)
-class JasterTask(GenerationTask, ImportsPreprocessed):
+class JasterTask(GenerationTask, ImportsPreprocessed, ChoosesPromptText):
     """One Jaster dataset.
 
     `raw_sources` and `build_splits` convert upstream files into train/dev/test; a dataset without
     a converter is prepared from llm-jp-eval's own preprocessed files (`--jaster-dir`).
-    `module` is the llm-jp-eval module whose processor defines the dataset's instruction."""
+    `module` is the llm-jp-eval module whose processor defines the dataset's instruction when the
+    prompt text is llm-jp-eval's (`llm_jp_eval_text`); otherwise it is jeval's own."""
 
     name: str
     category: str
@@ -179,17 +207,27 @@ class JasterTask(GenerationTask, ImportsPreprocessed):
     raw_sources: tuple[Source, ...] = ()
     build_splits: Callable[[dict[str, Path]], Splits] | None = None
     default_shots: int = 4
-    protocol: str = PROTOCOL
     default_limit: int | None = MAX_NUM_SAMPLES
     licence_note: str = ""
     upstream_gone: str = ""
     number_answers: bool = False
     """Answers are numbers: numeric answer-format diagnostics instead of a label set."""
+    llm_jp_eval_text: bool = False
 
     @property
     def spec(self) -> TaskSpec:
-        return TaskSpec(self.name, self.category, self.protocol, "jaster", default_shots=self.default_shots,
-                        default_limit=self.default_limit, variants=VARIANTS)
+        return TaskSpec(self.name, self.category, PROTOCOL if self.llm_jp_eval_text else OWN_PROTOCOL, "jaster",
+                        default_shots=self.default_shots, default_limit=self.default_limit, variants=VARIANTS)
+
+    @property
+    def upstream_text(self) -> bool:
+        return self.llm_jp_eval_text
+
+    def with_upstream_text(self) -> JasterTask:
+        return replace(self, llm_jp_eval_text=True)
+
+    def open_checkout(self, folder: Path) -> Checkout:
+        return open_checkout(folder)
 
     @property
     def processor(self) -> Source:
@@ -199,7 +237,7 @@ class JasterTask(GenerationTask, ImportsPreprocessed):
         """Without a converter nothing is downloaded: `convert` says how to prepare the dataset."""
         if self.build_splits is None:
             return ()
-        return (*self.raw_sources, self.processor, UTILS)
+        return (*self.raw_sources, self.processor, UTILS) if self.llm_jp_eval_text else self.raw_sources
 
     def preprocessed_sources(self) -> tuple[Source, ...]:
         """What is still downloaded when the splits come from llm-jp-eval's own files: the frame."""
@@ -212,7 +250,10 @@ class JasterTask(GenerationTask, ImportsPreprocessed):
                 f"{self.name}: jeval does not build this dataset from upstream files{gone}; run llm-jp-eval "
                 f"v1.4.1's preprocessing and pass its output: `jeval data prepare {self.name} --jaster-dir DIR`"
             )
-        info = read_output_info(files[self.processor.url], self.name)
+        if self.llm_jp_eval_text:
+            info = read_output_info(files[self.processor.url], self.name)
+        else:
+            info = own_text.TEXTS[self.name]
         splits = self.build_splits(files)
         for split in SPLITS:
             write_split(out_dir / f"{split}.json", info, splits[split])
@@ -231,7 +272,17 @@ class JasterTask(GenerationTask, ImportsPreprocessed):
         self._write_frame(files, out_dir)
 
     def _write_frame(self, files: dict[str, Path], out_dir: Path) -> None:
-        atomic_write_json(out_dir / FRAME_FILE, {"header": read_prompt_header(files[UTILS.url]), "source": UTILS.url})
+        if self.llm_jp_eval_text:
+            frame = {"header": read_prompt_header(files[UTILS.url]), "source": UTILS.url}
+        else:
+            frame = {"header": own_text.HEADER, "source": "jeval", "protocol": OWN_PROTOCOL}
+        atomic_write_json(out_dir / FRAME_FILE, frame)
+
+    def prepared_counts(self, task_dir: Path) -> dict[str, int]:
+        return {split: len(read_split(task_dir / f"{split}.json")["samples"]) for split in SPLITS}
+
+    def max_shots(self, task_dir: Path) -> int | None:
+        return len(read_split(task_dir / "train.json")["samples"])
 
     def columns(self, result: Mapping[str, Any]) -> list[ColumnValue]:
         """A dataset is shown through its suite's category columns; alone, only its answer-format
@@ -241,11 +292,15 @@ class JasterTask(GenerationTask, ImportsPreprocessed):
     def requests(self, inputs: TaskInputs) -> TaskRequests:
         """One request per test item in llm-jp-eval's frame; `variant` sends it through the
         model's chat template instead (`chat`: the whole prompt as one user turn;
-        `fewshot-turns`: see build_turns), recorded as protocol `llm-jp-eval-1.4.1/<variant>`."""
+        `fewshot-turns`: see build_turns), recorded as protocol `<protocol>/<variant>`. The
+        protocol is the one the prepared text belongs to (frame.json)."""
         task_dir, shots, variant = inputs.data_dir, inputs.shots, inputs.variant
         frame = read_json(task_dir / FRAME_FILE)
         if not isinstance(frame, dict) or not isinstance(frame.get("header"), str):
             raise JevalError(f"{task_dir / FRAME_FILE}: expected {{\"header\": text}}; prepare the task again")
+        protocol = frame.get("protocol", PROTOCOL)
+        if protocol not in PROTOCOLS:
+            raise JevalError(f"{task_dir / FRAME_FILE}: unknown protocol {protocol!r}; prepare the task again")
         test = read_split(task_dir / "test.json")
         train = read_split(task_dir / "train.json")["samples"]
         if shots > len(train):
@@ -284,7 +339,7 @@ class JasterTask(GenerationTask, ImportsPreprocessed):
         template = build_prompt(header, instruction, few_shots, "\0")
         fingerprint = hashlib.sha256(
             f"{variant}\0{template}\0{test['output_length']}\0{test['metrics']}".encode()).hexdigest()
-        return TaskRequests(requests, fingerprint, f"{PROTOCOL}/{variant}" if variant else None)
+        return TaskRequests(requests, fingerprint, f"{protocol}/{variant}" if variant else protocol)
 
     def score(self, request: Request, output: str) -> dict[str, Any]:
         """The prediction and each metric's per-sample value (None for metrics whose dataset score

@@ -1,5 +1,6 @@
-"""The Jaster suite as llm-jp-eval v1.4.1 scores it: which datasets make up each category,
-which metric stands for each dataset in its category, and how categories become the average.
+"""The Jaster suite as llm-jp-eval v1.4.1 scores it, under either prompt text (see protocol.py):
+which datasets make up each category, which metric stands for each dataset in its category, and
+how categories become the average.
 
 A dataset that has a converter module here is built from upstream files by `jeval data prepare`;
 every dataset can also be taken from llm-jp-eval's own preprocessed files with `--jaster-dir`.
@@ -14,9 +15,9 @@ from statistics import mean
 from typing import Any
 
 from jeval.errors import JevalError
-from jeval.provenance import base_protocol
+from jeval.provenance import base_protocol, suffixes_of
 from jeval.task import ColumnValue, Suite, finite
-from jeval.tasks.jaster.protocol import PROTOCOL, JasterTask
+from jeval.tasks.jaster.protocol import PROTOCOLS, JasterTask
 
 
 @dataclass(frozen=True)
@@ -110,15 +111,17 @@ def build_groups() -> dict[str, tuple[str, ...]]:
 def summarize(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
     """llm-jp-eval's scores over a run: each category the mean of its datasets' standing metrics,
     AVG the mean over the averaged categories with a missing one counting 0; what was missing and
-    why is listed. None when the run had no Jaster dataset under this protocol (whatever its
-    variant or prompt source: they make the summary's protocol, and several are an error)."""
+    why is listed. None when the run had no Jaster dataset. The datasets' protocol (jeval's own
+    or llm-jp-eval's text, the variant, the prompt source) is the summary's; several in one run
+    are an error, found when the run is planned (see jeval.planning.check_suites)."""
     ran = {name: t for name, t in tasks.items()
-           if name in BY_NAME and base_protocol(str(t.get("protocol", ""))).split("/")[0] == PROTOCOL}
+           if name in BY_NAME and base_protocol(str(t.get("protocol", ""))).split("/")[0] in PROTOCOLS}
     if not ran:
         return None
-    protocols = sorted({t["protocol"] for t in ran.values()})
-    if len(protocols) > 1:
-        raise JevalError(f"Jaster results under several protocols cannot be averaged together: {', '.join(protocols)}")
+    protocols = {t["protocol"] for t in ran.values()}
+    bases = sorted({base_protocol(p) for p in protocols})
+    if len(bases) > 1:
+        raise JevalError(f"Jaster results under several protocols cannot be averaged together: {', '.join(bases)}")
     categories: dict[str, float | None] = {}
     missing: dict[str, str] = {}
     for category in (*AVERAGED, *REPORTED_ONLY):
@@ -137,7 +140,7 @@ def summarize(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
         categories[category] = mean(values) if values else None
     averaged = [value if (value := categories[c]) is not None else 0.0 for c in AVERAGED]
     return {
-        "protocol": protocols[0],
+        "protocol": bases[0] + suffixes_of(protocols),
         "AVG": mean(averaged),
         "categories": categories,
         "averaged_categories": list(AVERAGED),

@@ -17,7 +17,9 @@ the syntax tree: `textwrap.dedent(...)` optionally followed by `.rstrip()` / `.s
 
 Their checksums could not be established where jeval was written (no copy of the tag was
 reachable), so these sources are unpinned: accepted on first download, their SHA-256 recorded in
-the prepared manifest.
+the prepared manifest. Nor could the tag's layout be seen: the processors are looked for under
+`jaster/` first, then under the older `datasets/`. A local copy (`--llm-jp-eval-dir`) stands for
+the download; it is read through the same paths, so its prompts are the download's, byte for byte.
 """
 
 from __future__ import annotations
@@ -25,22 +27,83 @@ from __future__ import annotations
 import ast
 import operator
 import textwrap
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jeval.errors import JevalError
 from jeval.task import Source
 
+if TYPE_CHECKING:
+    from jeval.data.download import Checkout
+
 TAG = "v1.4.1"
-BASE = f"https://raw.githubusercontent.com/llm-jp/llm-jp-eval/{TAG}/src/llm_jp_eval"
+VERSION = TAG.removeprefix("v")
+REPOSITORY = f"https://raw.githubusercontent.com/llm-jp/llm-jp-eval/{TAG}"
+BASE = f"{REPOSITORY}/src/llm_jp_eval"
+LAYOUTS = ("jaster", "datasets")
+"""Where the tag may keep its dataset processors: `src/llm_jp_eval/jaster/` (the package v1.4.1's
+processors are imported from) or the older `src/llm_jp_eval/datasets/`; both are tried, in order."""
 LICENSE = "Apache-2.0 (llm-jp-eval)"
-UTILS = Source(f"{BASE}/utils.py", "", LICENSE, defines_prompt=True)
+HOW_TO_SUPPLY = (
+    "this file holds llm-jp-eval's prompt text (instructions and prompt frame), not data; supply it one of "
+    f"three ways: download it (online, or --mirror holding raw.githubusercontent.com/llm-jp/llm-jp-eval/{TAG}/...), "
+    f"--llm-jp-eval-dir DIR (a checkout or unpacked release of llm-jp-eval {TAG}), or --jaster-dir DIR "
+    "(llm-jp-eval's preprocessed files, with utils.py from one of the other two); or prepare without "
+    "--prompts llm-jp-eval for jeval's own protocol jeval-jaster-1, which needs no llm-jp-eval file"
+)
+UTILS = Source(f"{BASE}/utils.py", "", LICENSE, unavailable=HOW_TO_SUPPLY, defines_prompt=True)
 FRAME_MARKER = "\n\n### 指示:\n"
 
 
 def processor_source(module: str) -> Source:
-    """The llm-jp-eval module holding a dataset's processor (`alt` holds alt-e-to-j and alt-j-to-e)."""
-    return Source(f"{BASE}/jaster/{module}.py", "", LICENSE, defines_prompt=True)
+    """The llm-jp-eval module holding a dataset's processor (`alt` holds alt-e-to-j and alt-j-to-e),
+    in either layout."""
+    first, *others = (f"{BASE}/{layout}/{module}.py" for layout in LAYOUTS)
+    return Source(first, "", LICENSE, unavailable=HOW_TO_SUPPLY, defines_prompt=True, alternatives=tuple(others))
+
+
+def open_checkout(folder: Path) -> Checkout:
+    """A local llm-jp-eval (a git checkout, an unpacked release, or the installed package) standing
+    for the files under the v1.4.1 tag's `src/llm_jp_eval/`. Its version is read from its
+    pyproject.toml or installed metadata: another version is an error; where none can be read the
+    files count as unverified (the protocol name then says so)."""
+    from jeval.data.download import Checkout
+
+    folder = folder.expanduser()
+    if not folder.is_dir():
+        raise JevalError(f"--llm-jp-eval-dir {folder}: no such folder")
+    candidates = (folder / "src" / "llm_jp_eval", folder / "llm_jp_eval", folder)
+    package = next((c for c in candidates if (c / "utils.py").is_file() and any((c / layout).is_dir()
+                                                                                  for layout in LAYOUTS)), None)
+    if package is None:
+        raise JevalError(f"--llm-jp-eval-dir {folder}: not an llm-jp-eval checkout (looked for utils.py beside "
+                         f"jaster/ or datasets/ in {', '.join(str(c) for c in candidates)})")
+    found = _checkout_version(folder, package)
+    if found is not None and found != VERSION:
+        raise JevalError(f"--llm-jp-eval-dir {folder} holds llm-jp-eval {found}; the llm-jp-eval protocol jeval "
+                         f"implements is {VERSION} (check out tag {TAG})")
+    origin = "checkout" if found == VERSION else "unverified"
+    what = f"llm-jp-eval {found}" if found else "llm-jp-eval of unknown version"
+    return Checkout(f"{BASE}/", package.resolve(), origin, f"{what} at {folder}")
+
+
+def _checkout_version(folder: Path, package: Path) -> str | None:
+    for pyproject in (folder / "pyproject.toml", package.parent.parent / "pyproject.toml"):
+        if pyproject.is_file():
+            try:
+                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+                raise JevalError(f"{pyproject}: not readable TOML ({e})") from None
+            for table in (data.get("project", {}), data.get("tool", {}).get("poetry", {})):
+                if isinstance(table, dict) and isinstance(table.get("version"), str):
+                    return str(table["version"])
+    for metadata in sorted(package.parent.glob("llm_jp_eval-*.dist-info/METADATA")):
+        for line in metadata.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("Version:"):
+                return line.split(":", 1)[1].strip()
+    return None
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,13 @@ def main_sentences(document: Document) -> list[Sentence]:
 
 
 def restored_text(document: Document) -> str:
-    """The document's text with each split-off parenthesised part back in its sentence."""
+    """The document's text with each split-off parenthesised part back in its sentence.
+
+    The corpus counts a part's offset (括弧位置) in its sentence as restored so far: the parts that
+    come before it in the file are back in, brackets included (KNP's parenthesis merge inserts them
+    one after the other, in file order). In v1.1.2 the parts of a sentence come left to right and,
+    counted so, every offset lies within its sentence; counted in the sentence's own text, 437 of
+    the 684 second or later parts would fall inside a word or (251) beyond the sentence's end."""
     texts: list[str] = []
     inserts: list[list[tuple[int, str]]] = []
     for sentence in document.sentences:
@@ -166,8 +172,7 @@ def restored_text(document: Document) -> str:
         inserts[-1].append((int(match["offset"]), f"{match['open']}{sentence.text}{match['close']}"))
     restored = []
     for text, parts in zip(texts, inserts, strict=True):
-        # From the last offset back, so that each offset still counts in the sentence's own text.
-        for _, (offset, part) in sorted(enumerate(parts), key=lambda p: (p[1][0], p[0]), reverse=True):
+        for offset, part in parts:
             text = text[:offset] + part + text[offset:]
         restored.append(text)
     return "".join(restored)

@@ -5,16 +5,18 @@ Input: the document's text with its parentheses restored: each parenthesised par
 splits off into its own sentence (comment `括弧始:<open> 括弧終:<close> 括弧位置:<offset>`) goes
 back, between its brackets, at its offset into the sentence before it. Output: every named entity
 of the document in document order (those of the parenthesised parts included) as
-`<text>（<category name>）`, joined by a space. The category names come from the table in
-llm-jp-eval's processor (`NE_CATEGORY_TO_TEXT`, keyed by rhoknp's `NamedEntityCategory`), read
-from its downloaded source like the instruction; an entity whose category the table does not
-name (OPTIONAL) is left out.
+`<text>（<category name>）`, joined by a space. Under llm-jp-eval's prompt text the category names
+come from the table in its processor (`NE_CATEGORY_TO_TEXT`, keyed by rhoknp's
+`NamedEntityCategory`), read from its source like the instruction; under jeval's own protocol
+they are the IREX category names (own_text.NE_NAMES). An entity whose category the table does
+not name (OPTIONAL) is left out.
 
 Confirmed from llm-jp-eval's source and test excerpts: the table's place and its first seven
 names; the samples of wiki00280639 and wiki00132787 (parentheses restored in the input, entities
-inside them listed after those of their sentence, a space between entities, OPTIONAL absent). The
-restoring rule where a sentence has several parenthesised parts (each at its own offset) is
-jeval's best knowledge of the processor body, which could not be read here.
+inside them listed after those of their sentence, a space between entities, OPTIONAL absent). Where a
+sentence has several parenthesised parts, each goes back in file order at its offset counted in
+the text restored so far (as the corpus counts it: see wiki_base.restored_text); whether
+llm-jp-eval's processor body does the same could not be read here.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jeval.errors import JevalError
+from jeval.tasks.jaster.own_text import NE_NAMES
 from jeval.tasks.jaster.protocol import Example, Splits
 from jeval.tasks.jaster.upstream import processor_source, read_class_mapping
 from jeval.tasks.jaster.wiki_base import convert_documents, restored_text, wiki_task
@@ -44,7 +47,10 @@ def category_names(processor: Path) -> dict[str, str]:
 
 
 def build_splits(files: dict[str, Path]) -> Splits:
-    names = category_names(files[processor_source(MODULE).url])
+    """With llm-jp-eval's prompt text, the category names of its processor's table; with jeval's
+    own, the IREX names of own_text.NE_NAMES."""
+    processor = files.get(processor_source(MODULE).url)
+    names = category_names(processor) if processor is not None else dict(NE_NAMES)
 
     def convert(document: Document) -> Example:
         entities = [f"{ne.text}（{names[ne.category.value]}）"
