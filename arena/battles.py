@@ -13,6 +13,11 @@ from jeval.errors import JevalError
 from jeval.io import atomic_write_jsonl
 
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
+MAX_WEIGHT = 1_000_000
+"""The largest battle weight accepted. A battle of weight w counts as w identical battles; a
+million keeps every weighted count exact in the ratings' arithmetic (float64 sums of up to 2**53
+/ 10**6, about 9 billion, such battles) and is far above any weight a vote or a judge verdict
+needs. Larger, non-integer, non-finite or non-positive weights are refused with an error."""
 
 
 @dataclass(frozen=True)
@@ -62,9 +67,7 @@ def parse_battle(row: Any, where: str) -> Battle:
     tstamp = row.get("tstamp", 0.0)
     if isinstance(tstamp, bool) or not isinstance(tstamp, (int, float)) or not math.isfinite(tstamp):
         raise JevalError(f"{where}: tstamp must be a number of unix seconds, got {tstamp!r}")
-    weight = row.get("weight", 1)
-    if isinstance(weight, bool) or not isinstance(weight, int) or weight < 1:
-        raise JevalError(f"{where}: weight must be a positive integer, got {weight!r}")
+    weight = check_weight(row.get("weight", 1), where)
     anony = row.get("anony", True)
     if not isinstance(anony, bool):
         raise JevalError(f"{where}: anony must be true or false, got {anony!r}")
@@ -90,6 +93,20 @@ def parse_battle(row: Any, where: str) -> Battle:
                   question_id=question_id, turn=turn, judge=judge, conv_metadata=meta)
 
 
+def check_weight(weight: Any, where: str) -> int:
+    """`weight` when it is an integer from 1 to MAX_WEIGHT, else a JevalError prefixed by `where`."""
+    if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= MAX_WEIGHT:
+        raise JevalError(f"{where}: weight must be a positive integer no larger than {MAX_WEIGHT:,}, "
+                         f"got {_shown(weight)}")
+    return weight
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
+        return f"an integer of {len(str(abs(value)))} digits"
+    return repr(value)
+
+
 def read_battles_jsonl(path: Path) -> list[Battle]:
     """Battles from a JSON Lines file; every malformed line is an error naming file:line."""
     battles = []
@@ -103,6 +120,8 @@ def read_battles_jsonl(path: Path) -> list[Battle]:
                     row = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise JevalError(f"{where}: not valid JSON ({e.msg})") from None
+                except ValueError as e:  # an integer longer than Python converts (4300 digits)
+                    raise JevalError(f"{where}: not usable JSON ({str(e).split(':')[0]})") from None
                 battles.append(parse_battle(row, where))
     except FileNotFoundError:
         raise JevalError(f"{path}: file not found") from None

@@ -2,23 +2,28 @@
 intervals, win-rate matrices and optional style control.
 
 Conventions follow FastChat's rating code: base 10, scale 400, start 1000; a tie counts as half a
-win each way; a battle of weight w counts w times. Bradley-Terry is fitted on the aggregated
-win matrix (W[i, j] = weighted wins of i over j) by Newton's method, many bootstrap rounds at
-once; resampling battles with replacement is drawn as one multinomial over the distinct
-(pair, outcome, weight) cells, which has the same distribution.
+win each way; a battle of weight w (an integer from 1 to `battles.MAX_WEIGHT`) counts w times.
+Bradley-Terry is fitted on the aggregated win matrix (W[i, j] = weighted wins of i over j) by
+Newton's method, many bootstrap rounds at once: the weights are sample weights in the likelihood,
+as in FastChat's logistic regression. Resampling battles with replacement is drawn as one
+multinomial over the distinct (pair, outcome, weight) cells, which has the same distribution.
+
+Online Elo takes a battle of weight w as w identical battles in a row, in O(1) time: up to
+`EXACT_REPEATS` updates are applied one by one (exactly what w separate battles give), and a
+larger weight in closed form (see `repeated_update`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from jeval.arena.battles import Battle
+from jeval.arena.battles import Battle, check_weight
 from jeval.errors import JevalError
 
 BASE = 10.0
@@ -27,18 +32,139 @@ INIT = 1000.0
 OUTCOMES = {"model_a": 0, "model_b": 1, "tie": 2, "tie (bothbad)": 2}
 
 
+EXACT_REPEATS = 16
+"""Online Elo applies a battle of weight up to this one update at a time, a heavier one in closed form."""
+
+
 def elo_online(battles: Sequence[Battle], k: float = 4.0, base: float = BASE, scale: float = SCALE,
                init: float = INIT) -> dict[str, float]:
     """Sequential Elo over the battles in time order (ties of tstamp keep file order)."""
+    check_elo_k(k, base, scale)
+    checked_weights(battles)
     rating: dict[str, float] = {}
     for b in sorted(battles, key=lambda b: b.tstamp):
         score = {"model_a": 1.0, "model_b": 0.0}.get(b.winner, 0.5)
-        for _ in range(b.weight):
-            ra, rb = rating.get(b.model_a, init), rating.get(b.model_b, init)
-            expected_a = 1.0 / (1.0 + base ** ((rb - ra) / scale))
-            rating[b.model_a] = ra + k * (score - expected_a)
-            rating[b.model_b] = rb + k * ((1.0 - score) - (1.0 - expected_a))
+        ra, rb = rating.get(b.model_a, init), rating.get(b.model_b, init)
+        if b.weight <= EXACT_REPEATS:
+            for _ in range(b.weight):
+                expected_a = 1.0 / (1.0 + base ** ((rb - ra) / scale))
+                ra, rb = ra + k * (score - expected_a), rb + k * ((1.0 - score) - (1.0 - expected_a))
+        else:
+            ra, rb = repeated_update(ra, rb, score, b.weight, k, base, scale)
+        rating[b.model_a], rating[b.model_b] = ra, rb
     return rating
+
+
+def check_elo_k(k: float, base: float = BASE, scale: float = SCALE) -> None:
+    """K must be positive and below scale / ln(base) (173.7 at the defaults). Beyond that bound a
+    single tie overshoots: the two ratings swap sides instead of meeting, and the closed form of
+    repeated updates no longer applies."""
+    limit = scale / math.log(base)
+    if not (math.isfinite(k) and 0 < k < limit):
+        raise JevalError(f"Elo K must be above 0 and below {limit:.1f} (scale / ln(base)), got {k}")
+
+
+def checked_weights(battles: Sequence[Battle]) -> None:
+    """Every battle's weight within bounds, else an error naming the battle (battles built in code
+    skip the checks a battles file gets)."""
+    for i, b in enumerate(battles, 1):
+        check_weight(b.weight, f"battle {i} ({b.model_a} vs {b.model_b}, tstamp {b.tstamp})")
+
+
+def repeated_update(ra: float, rb: float, score: float, n: int, k: float, base: float = BASE,
+                    scale: float = SCALE) -> tuple[float, float]:
+    """Ratings after `n` identical Elo updates of one pair, in O(1).
+
+    Each update keeps ra + rb and moves x = c (ra - rb), c = ln(base) / scale, by
+    alpha (score - sigmoid(x)), alpha = 2 k c. Repeating it n times has no closed form, so the n
+    steps are taken as the flow they discretise, to second order: for a win,
+    Z(x) = x + e^x - (alpha/2) softplus(x) grows by alpha per update up to O(alpha^3) (the
+    alpha/2 term is the second-order correction of the step being discrete); for a tie,
+    T(x) = 2 ln sinh(x/2) - (alpha/4) ln tanh(x/2) falls by alpha/2 per update (|x| shrinks, in
+    the same way). x_n is the root of Z(x_n) = Z(x_0) + n alpha (or T(|x_n|) = T(|x_0|) - n alpha/2),
+    found by a safeguarded Newton iteration; a loss is a win with the sides swapped. Against n
+    single updates the difference is at most 0.004 rating points at K = 4 and 0.25 at K = 32
+    (checked for |ra - rb| up to 1600 and n from 17 to 3000), and shrinks as n grows.
+    """
+    c = math.log(base) / scale
+    alpha = 2 * k * c
+    mean, x = (ra + rb) / 2, c * (ra - rb)
+    if score == 0.5:
+        x = math.copysign(_tie_flow(abs(x), n * alpha / 2, alpha), x)
+    elif score == 1.0:
+        x = x + _win_flow(x, n * alpha, alpha)
+    else:
+        x = -(-x + _win_flow(-x, n * alpha, alpha))
+    half = x / c / 2
+    return mean + half, mean - half
+
+
+def _exp(x: float) -> float:
+    return math.exp(x) if x < 709.0 else math.inf
+
+
+def _softplus(x: float) -> float:
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _win_flow(x0: float, a: float, alpha: float) -> float:
+    """The increase d >= 0 of x with Z(x0 + d) - Z(x0) = a, Z as in `repeated_update`."""
+    def f(d: float) -> float:
+        # e^(x0 + d) - e^x0, through expm1 where that is representable (no cancellation for small d)
+        grown = math.exp(x0) * math.expm1(d) if -700.0 < x0 < 700.0 and d < 700.0 else _exp(x0 + d) - _exp(x0)
+        return d + grown - alpha / 2 * (_softplus(x0 + d) - _softplus(x0)) - a
+
+    def slope(d: float) -> float:
+        return 1.0 + _exp(x0 + d) - alpha / 2 / (1.0 + _exp(-(x0 + d)))
+
+    # f(d) >= d (1 - alpha/2) - a and f(d) >= e^x0 (e^d - 1) - a bound the root from above
+    high = a / (1 - alpha / 2)
+    if -x0 < 709.0:
+        high = min(high, math.log1p(a * math.exp(-x0)))
+    return _root(f, slope, 0.0, high)
+
+
+def _tie_flow(x0: float, a: float, alpha: float) -> float:
+    """x in [0, x0] with T(x) = T(x0) - a, T as in `repeated_update` (x0 >= 0)."""
+    if x0 == 0.0:
+        return 0.0
+
+    def log_one_minus(v: float) -> float:  # ln(1 - e^(-2v)), stable for small and large v
+        return math.log(-math.expm1(-2 * v))
+
+    def t(x: float) -> float:
+        v = x / 2
+        log_sinh = v - math.log(2.0) + log_one_minus(v)
+        log_tanh = log_one_minus(v) - math.log1p(math.exp(-2 * v))
+        return 2 * log_sinh - alpha / 4 * log_tanh
+
+    target = t(x0) - a
+
+    def slope(x: float) -> float:  # coth(x/2) - alpha / (4 sinh x)
+        return 1.0 / math.tanh(x / 2) - alpha / (4 * math.sinh(x)) if x < 700.0 else 1.0
+
+    return _root(lambda x: t(x) - target if x > 0 else -math.inf, slope, 0.0, x0)
+
+
+def _root(f: Callable[[float], float], slope: Callable[[float], float], low: float, high: float) -> float:
+    """The root of an increasing `f` in [low, high] (f(low) <= 0 <= f(high)): Newton steps from
+    `high`, bisection whenever a step leaves the bracket."""
+    x = high
+    for _ in range(200):
+        fx = f(x)
+        if fx == 0.0:
+            return x
+        if fx > 0:
+            high = x
+        else:
+            low = x
+        d = slope(x)
+        step = x - fx / d if math.isfinite(fx) and math.isfinite(d) and d > 0 else math.nan
+        following = step if low < step < high else (low + high) / 2
+        if abs(following - x) <= 1e-15 * max(1.0, abs(x)):
+            return following
+        x = following
+    return x
 
 
 @dataclass(frozen=True)
@@ -54,6 +180,7 @@ class Cells:
 
     @classmethod
     def of(cls, battles: Sequence[Battle]) -> Cells:
+        checked_weights(battles)
         models = tuple(sorted({m for b in battles for m in (b.model_a, b.model_b)}))
         if len(models) < 2:
             raise JevalError(f"ratings need battles between at least two models, got {len(models)} "

@@ -55,18 +55,31 @@ class GenerationCache:
         self.path = path
 
     def get(self, key: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT response FROM generations WHERE key = ?", (key,)).fetchone()
+        """The answer stored under `key`; a row that does not read back as an answer counts as
+        missing (it is asked again and overwritten)."""
+        try:
+            row = self._db.execute("SELECT response FROM generations WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError as e:
+            raise JevalError(f"generation cache {self.path} is damaged ({e}); move it aside and run again (its "
+                             "answers are then asked anew), or pass --cache NEW_FILE") from None
         if row is None:
             return None
-        found = json.loads(row[0])
+        try:
+            found = json.loads(row[0])
+        except (TypeError, ValueError):
+            return None
         return found if isinstance(found, dict) else None
 
     def put(self, key: str, model: str, payload: dict[str, Any], response: dict[str, Any]) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO generations (key, model, request, response, created) VALUES (?, ?, ?, ?, ?)",
-            (key, model, json.dumps(payload, ensure_ascii=False), json.dumps(response, ensure_ascii=False),
-             time.time()),
-        )
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO generations (key, model, request, response, created) VALUES (?, ?, ?, ?, ?)",
+                (key, model, json.dumps(payload, ensure_ascii=False), json.dumps(response, ensure_ascii=False),
+                 time.time()),
+            )
+        except sqlite3.DatabaseError as e:
+            raise JevalError(f"cannot write to the generation cache {self.path} ({e}); the answers written before "
+                             "are kept: free disk space (or move a damaged file aside) and run again") from None
 
     def count(self, model: str | None = None) -> int:
         if model is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import logging
@@ -260,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, default=Path("results"), help="results folder (default: results)")
     p.add_argument("--concurrency", type=int, default=16, help="requests in flight (default: 16)")
     p.add_argument("--max-retries", type=int, default=5)
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds per request")
+    p.add_argument("--timeout", type=float, default=300.0,
+                   help="seconds per request (default: 300; a timeout is retried once)")
     p.add_argument("--api-key-env", help="environment variable holding the API key")
     p.add_argument("--run-id")
     p.add_argument("--require-all", action="store_true",
@@ -374,6 +376,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except JevalError as e:
         print(f"jeval: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {e.filename}" if e.filename else ""
+        print(f"jeval: error: no space left on the device{where}; what was written before is kept (the caches "
+              "commit each answer): free space and run the same command again", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("jeval: interrupted", file=sys.stderr)

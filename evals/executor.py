@@ -5,7 +5,9 @@ each job up in its answer store first, asks for what is missing concurrently (id
 once), commits every answer to the store the moment it arrives (so a killed run resumes), shows
 progress and counts what came from where. What a failed request does is the caller's choice:
 stop the run with its error (`keep_errors=False`, runs) or record it on that job's outcome and go
-on (`keep_errors=True`, the judge, where one bad item must not stop the rest).
+on (`keep_errors=True`, the judge, where one bad item must not stop the rest). A request refused
+for itself (`ItemRejected`: HTTP 400, a prompt longer than the context) is always recorded on its
+outcome: one item must not stop a run, nor make every re-run fail. Failures are never cached.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from jeval.errors import JevalError
+from jeval.errors import ItemRejected, JevalError
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +132,7 @@ class Executor:
                 try:
                     response = await answer(job)
                 except JevalError as e:
-                    if not keep_errors:
+                    if not (keep_errors or isinstance(e, ItemRejected)):
                         raise
                     self.tally.failed[job.task] += 1
                     found[key] = Outcome(None, False, " ".join(str(e).split()))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jeval.data.prepare import load_manifest
+from jeval.data.prepare import data_fingerprint, file_checksums, load_manifest
 from jeval.errors import JevalError, Unavailable
 from jeval.provenance import base_protocol, prompt_source, protocol_with_source
 from jeval.task import GenerationTask, PlannedTask, Request, Suite, Task, TaskInputs
@@ -56,6 +56,23 @@ def check_families(tasks: Sequence[Task], given: TaskArgs) -> None:
                          f"(families here: {', '.join(sorted(families))})")
 
 
+def check_unchanged(name: str, task_dir: Path, manifest: Mapping[str, Any]) -> None:
+    """The prepared files must be the ones `jeval data prepare` wrote: results carry the recorded
+    data fingerprint, so an edited file would be scored under a fingerprint it does not have."""
+    found = data_fingerprint(task_dir)
+    recorded = manifest.get("data_fingerprint")
+    if found == recorded:
+        return
+    which = ""
+    if isinstance(manifest.get("files"), Mapping):
+        now, then = file_checksums(task_dir), manifest["files"]
+        changed = sorted(str(task_dir / f) for f in set(now) | set(then) if now.get(f) != then.get(f))
+        which = f": {', '.join(changed)}" if changed else ""
+    raise JevalError(f"{name}: the prepared files in {task_dir} changed after `jeval data prepare` wrote them"
+                     f"{which} (data fingerprint {str(recorded)[:12]} recorded, {found[:12]} found); prepare it "
+                     f"again: `jeval data prepare {name}`")
+
+
 def choose_shots(task: Task, task_dir: Path, shots: int | None) -> int:
     """The few-shot count: --shots N, else the task's default; a task whose prepared data has no
     few-shot examples runs zero-shot by default and cannot be asked for more."""
@@ -82,6 +99,8 @@ def plan_task(task: Task, *, data_dir: Path, shots: int | None, limit: int | Non
         raise JevalError(f"task {spec.name!r} has no prompt variant {variant!r} (it offers: {offered})")
     parsed = parse_args(task, args)
     manifest = load_manifest(task, data_dir) if spec.prepared else task.run_inputs(parsed)
+    if spec.prepared and manifest is not None:
+        check_unchanged(spec.name, data_dir / spec.name, manifest)
     if manifest is None:
         manifest = {"data_fingerprint": "", "sources": []}
     chosen_shots = choose_shots(task, data_dir / spec.name, shots) if spec.prepared else \

@@ -61,4 +61,8 @@ def format_table(results: Mapping[str, Any]) -> str:
                     f"{model.get('identity_basis', '')}; engine {results.get('backend', {}).get('engine')})")
     lines += [f"note: {n}" for n in suffix_notes(t["protocol"] for t in results["tasks"].values())]
     lines += [f"skipped: {name}: {why}" for name, why in results.get("skipped", {}).items()]
+    for name, task in results["tasks"].items():
+        if task.get("failed_items"):
+            lines.append(f"failed: {name}: {task['failed_items']['count']} of {task['n_samples']} items, scored as "
+                         f"empty answers ({next(iter(task['failed_items']['reasons']))})")
     return "\n".join(lines)

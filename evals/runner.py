@@ -13,7 +13,9 @@ import asyncio
 import contextlib
 import logging
 import platform
+import re
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -23,12 +25,12 @@ from typing import Any, Literal
 
 from jeval import __version__
 from jeval.cache import GenerationCache, GenerationStore
-from jeval.errors import JevalError
+from jeval.errors import ItemRejected, JevalError
 from jeval.executor import Executor, Job, Outcome
 from jeval.identity import ModelIdentity, folder_name
 from jeval.io import default_home
 from jeval.models.engines import ModelSpec, check_capabilities, engine_for, open_model, resolve
-from jeval.models.model import Model, generate
+from jeval.models.model import ContextWindow, Model, generate
 from jeval.models.server import Engine
 from jeval.planning import plan
 from jeval.registry import load_registry
@@ -69,7 +71,7 @@ class RunConfig:
     output_dir: Path = Path("results")
     concurrency: int = 16
     max_retries: int = 5
-    timeout_s: float = 600.0
+    timeout_s: float = 300.0
     api_key_env: str | None = None
     run_id: str | None = None
     require_all: bool = False
@@ -91,9 +93,22 @@ async def answer_dialogues(planned: Sequence[PlannedTask], model: Model, executo
     tasks = {p.task.spec.name: p.task for p in planned}
     turn = [r for p in planned for r in p.requests]
     final: dict[tuple[str, str], tuple[Request, Outcome]] = {}
+    window: list[ContextWindow | None] = []
+    reading = asyncio.Lock()
+
+    async def ask(job: Job) -> dict[str, Any]:
+        """Answer a request the cache does not hold, unless it cannot fit the model's context (read
+        on the first such request, so a fully cached run loads nothing)."""
+        async with reading:
+            if not window:
+                window.append(await asyncio.to_thread(model.context_window))
+        why = window[0].overflow(job.payload) if window[0] is not None else None
+        if why is not None:
+            raise ItemRejected(why)
+        return await generate(model, job.payload)
+
     while turn:
-        outcomes = await executor.run([Job(r.payload(), r.task) for r in turn],
-                                      lambda job: generate(model, job.payload), desc="generating")
+        outcomes = await executor.run([Job(r.payload(), r.task) for r in turn], ask, desc="generating")
         following = []
         for request, outcome in zip(turn, outcomes, strict=True):
             final[(request.task, request.key)] = (request, outcome)
@@ -110,24 +125,55 @@ def score_generation(p: PlannedTask, answered: Mapping[tuple[str, str], tuple[Re
     task = p.task
     assert isinstance(task, GenerationTask)
     rows, scores = [], []
+    failed: dict[str, str] = {}
     for first in p.requests:
         request, outcome = answered[(first.task, first.key)]
         response = outcome.response
-        assert response is not None, "a run stops at its first failed request"
+        if response is None:
+            assert outcome.error is not None, "only a refused item has no answer"
+            failed[request.key] = outcome.error
+            response = {"text": "", "finish_reason": "failed", "prompt_tokens": None, "completion_tokens": None}
         score = task.score(request, response["text"])
         scores.append(score)
         rows.append({"key": request.key, **request.metadata, "prompt": request.prompt, "target": request.target,
                      "output": response["text"], **score, "finish_reason": response["finish_reason"],
                      "prompt_tokens": response["prompt_tokens"], "completion_tokens": response["completion_tokens"],
-                     "cached": outcome.cached})
+                     "cached": outcome.cached, **({"failed": failed[request.key]} if request.key in failed else {})})
     decoding = {"temperature": sorted({r.temperature for r in p.requests}) or [0.0],
                 "greedy": all(r.temperature == 0.0 for r in p.requests),
                 "max_tokens": sorted({r.max_tokens for r in p.requests}),
                 "stop": sorted({s for r in p.requests for s in r.stop})}
     tokens = {"prompt": sum(x["prompt_tokens"] or 0 for x in rows),
               "completion": sum(x["completion_tokens"] or 0 for x in rows)}
+    empty = sum(1 for x in rows if "failed" not in x and not x["output"].strip())
     return TaskOutcome(task.aggregate(scores), rows, len(rows), p.prompt_fingerprint, decoding,
-                       extra={"tokens": tokens})
+                       extra={"tokens": tokens, "empty_outputs": empty, **failure_record(failed)})
+
+
+def failure_record(failed: Mapping[str, str]) -> dict[str, Any]:
+    """The items a server refused (or that could not fit), scored as empty answers: how many, why
+    (counted by reason), and which."""
+    if not failed:
+        return {}
+    reasons = Counter(_reason(why) for why in failed.values())
+    return {"failed_items": {"count": len(failed), "reasons": dict(reasons.most_common()),
+                             "keys": sorted(failed)[:FAILED_KEYS_KEPT], "scored_as": "empty answer"}}
+
+
+FAILED_KEYS_KEPT = 50
+
+
+URL = re.compile(r"https?://\S+")
+COUNT = re.compile(r"(?<!HTTP )(?<![\w./-])\d+(?![\w./-])")
+
+
+def _reason(why: str) -> str:
+    """A failure's reason without its item-specific numbers (token counts), so that alike failures
+    count as one; URLs and HTTP statuses are kept."""
+    parts = URL.split(why)
+    urls = URL.findall(why)
+    text = "".join(COUNT.sub("N", part) + (urls[i] if i < len(urls) else "") for i, part in enumerate(parts))
+    return text[:300]
 
 
 def _primary(p: PlannedTask, metrics: Mapping[str, Any]) -> str | None:
@@ -305,7 +351,28 @@ async def run_async(config: RunConfig, model: Model | None = None) -> Path:
         p.task.write_outputs(outcomes[p.task.spec.name].rows, path.parent, results)
     print(format_table(results))
     print(f"results: {path}")
+    check_answered(results, path)
     return path
+
+
+def check_answered(results: Mapping[str, Any], path: Path) -> None:
+    """Warn about items that failed or came back empty; when no item of the run got an answer, the
+    run failed (its results are kept, for the reasons)."""
+    asked = failed = 0
+    reasons: list[str] = []
+    for name, task in results["tasks"].items():
+        n = task.get("n_samples", 0)
+        lost = task.get("failed_items", {}).get("count", 0)
+        asked, failed = asked + n, failed + lost
+        if lost:
+            reason = next(iter(task["failed_items"]["reasons"]), "")
+            reasons.append(reason)
+            log.warning("%s: %d of %d items failed and were scored as empty answers (%s)", name, lost, n, reason)
+        if task.get("empty_outputs"):
+            log.warning("%s: %d of %d answers were empty", name, task["empty_outputs"], n)
+    if asked and failed == asked:
+        raise JevalError(f"every one of the {asked} requests failed ({reasons[0]}); no score means anything; the "
+                         f"reasons are in {path}")
 
 
 def run(config: RunConfig, model: Model | None = None) -> Path:

@@ -153,23 +153,31 @@ def derive_columns(tasks: Mapping[str, Mapping[str, Any]], summaries: Mapping[st
         declared = task.columns(result) if task is not None else [
             ColumnValue(name, "other", finite(result.get("metrics", {}).get(primary)) if isinstance(primary, str)
                         else None, tasks=(name,))]
-        out.extend(_filled(column, str(result.get("protocol", "")), shots_label([(name, result)]))
+        out.extend(_filled(column, str(result.get("protocol", "")), shots_label([(name, result)]), tasks)
                    for column in declared)
     for name, summary in summaries.items():
         suite = registry.suites.get(name)
         if suite is None:
             continue
         members = [(m, tasks[m]) for m in suite.members if m in tasks]
-        out.extend(_filled(column, str(summary.get("protocol", "")), shots_label(members))
+        out.extend(_filled(column, str(summary.get("protocol", "")), shots_label(members), tasks)
                    for column in suite.columns(summary, tasks))
     return out
 
 
-def _filled(column: ColumnValue, protocol: str, shots: str | None) -> ColumnValue:
+FAILED_NOTE = "some items failed (refused by the server or longer than the model's context) and count as empty answers"
+
+
+def _filled(column: ColumnValue, protocol: str, shots: str | None,
+            tasks: Mapping[str, Mapping[str, Any]] | None = None) -> ColumnValue:
+    """The column with its protocol and shots, and a note where any of its tasks lost items."""
     from dataclasses import replace
 
+    lost = [f"{name}: {tasks[name]['failed_items']['count']} of {tasks[name].get('n_samples')}"
+            for name in column.tasks if tasks and name in tasks and tasks[name].get("failed_items")]
+    notes = (*column.notes, (FAILED_NOTE, "; ".join(lost))) if lost else column.notes
     return replace(column, protocol=column.protocol or protocol,
-                   shots=column.shots if column.shots is not None else shots)
+                   shots=column.shots if column.shots is not None else shots, notes=notes)
 
 
 def shots_label(results: list[tuple[str, Mapping[str, Any]]]) -> str | None:

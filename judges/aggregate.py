@@ -1,7 +1,9 @@
 """Summaries of judgments, the way Nejumi's leaderboard computes MT-Bench scores.
 
-Single grading: failures are dropped; the repeats of a (question, turn) are averaged; a category's
-score is the mean over its (question, turn) items; the overall score is the mean of the category
+Single grading: failed judgments are left out of the means and counted in the score's coverage
+(jeval.judges.coverage: judged, failed by reason, per category, complete or not, so that a mean
+over few items is never shown as a plain score); the repeats of a (question, turn) are averaged;
+a category's score is the mean over its (question, turn) items; the overall score is the mean of the category
 means (so every category weighs the same, however many items it has). Turn 1 and turn 2 are the
 same computation restricted to one turn. With repeats, each repeat's overall score is also computed
 on its own and their mean, median and spread are reported.
@@ -13,9 +15,10 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
+from jeval.judges.coverage import DEFAULT_RULE, CoverageRule, coverage, reason_word
 from jeval.tasks.jmt_bench.files import CATEGORIES
 
 
@@ -63,7 +66,10 @@ def _spread(values: list[float]) -> dict[str, float | None]:
             "stdev": statistics.stdev(values) if len(values) > 1 else 0.0, "min": min(values), "max": max(values)}
 
 
-def summarize_single(records: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
+def summarize_single(records: list[dict[str, Any]], repeat: int, rule: CoverageRule = DEFAULT_RULE,
+                     expected: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Per model: scores over its judged items and their coverage; `expected` is the judgments per
+    category the benchmark calls for (see `coverage`)."""
     by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
         by_model[r["model"]].append(r)
@@ -74,6 +80,7 @@ def summarize_single(records: list[dict[str, Any]], repeat: int) -> dict[str, An
         summary["judgments"] = len(rows)
         summary["failures"] = len(rows) - len(ok)
         summary["failure_reasons"] = dict(Counter(r["failure"] for r in rows if r["failure"] is not None))
+        summary["coverage"] = coverage(rows, rule, expected)
         summary["radar"] = {"axes": list(summary["categories"]), "values": list(summary["categories"].values()),
                             "scale": [1, 10]}
         if repeat > 1:
@@ -94,7 +101,11 @@ def summarize_single(records: list[dict[str, Any]], repeat: int) -> dict[str, An
     return out
 
 
-def summarize_pairwise(records: list[dict[str, Any]], battles: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize_pairwise(records: list[dict[str, Any]], battles: list[dict[str, Any]],
+                       rule: CoverageRule = DEFAULT_RULE, expected: Mapping[str, int] | None = None
+                       ) -> dict[str, Any]:
+    """Win rates over the battles; `coverage` counts comparisons (judged when both games were)
+    against `expected`, the comparisons per category the benchmark calls for."""
     tally: dict[str, Counter] = defaultdict(Counter)
     for b in battles:
         w = b.get("weight", 1)
@@ -119,5 +130,6 @@ def summarize_pairwise(records: list[dict[str, Any]], battles: list[dict[str, An
         "battles": len(battles),
         "inconsistent": sum(1 for r in records if r.get("inconsistent")),
         "failures": len(failures),
-        "failure_reasons": dict(Counter(r["failure"].split(":")[1].strip() for r in failures)),
+        "failure_reasons": dict(Counter(reason_word(r["failure"]) for r in failures)),
+        "coverage": coverage(records, rule, expected),
     }

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Literal
 
+from jeval.judges.coverage import DEFAULT_MIN_SHARE, CoverageRule
 from jeval.judges.default_prompts import NAME as DEFAULT_PROMPT_SET
 from jeval.judges.engine import OPENAI_URL, JudgeConfig
 
@@ -31,7 +33,7 @@ def _judge_config(args: argparse.Namespace) -> JudgeConfig:
 
 def _grade(args: argparse.Namespace, mode: Literal["single", "pairwise"]) -> int:
     from jeval.io import default_home
-    from jeval.judges.run import JudgeRun, format_summary, judge
+    from jeval.judges.run import JudgeRun, format_summary, incomplete_warnings, judge
 
     home = default_home()
     run = JudgeRun(
@@ -40,11 +42,14 @@ def _grade(args: argparse.Namespace, mode: Literal["single", "pairwise"]) -> int
         output_dir=args.output, prompt_set=args.prompt_set, reference=args.reference, turns=args.turns,
         repeat=args.repeat, baseline=getattr(args, "baseline", None),
         five_level=getattr(args, "five_level", False), run_id=args.run_id,
+        coverage=CoverageRule(min_share=args.min_coverage),
     )
     path = judge(run)
     results = json.loads(path.read_text(encoding="utf-8"))
     print(format_summary(results))
     print(f"results: {path}")
+    for line in incomplete_warnings(results):
+        print(f"jeval: warning: {line}", file=sys.stderr)
     return 0
 
 
@@ -90,6 +95,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "or a FastChat answer file")
     p.add_argument("--turns", type=_turns, default=(1, 2), help="turns to grade: 1, 2 or 1,2 (default)")
     p.add_argument("--repeat", type=int, default=1, help="judge each item N times; reports mean, median and spread")
+    p.add_argument("--min-coverage", type=float, default=DEFAULT_MIN_SHARE, metavar="SHARE",
+                   help=f"the share of judgments (0-1] that must give a verdict, with every category judged, "
+                        f"for a score to count as complete (default: {DEFAULT_MIN_SHARE}); a score below it is "
+                        "marked incomplete in results, console and leaderboard")
     p.add_argument("--retry-failures", action="store_true",
                    help="ask again where a cached judgment held no readable verdict")
     p.add_argument("--concurrency", type=int, default=8, help="judge requests in flight (default: 8)")

@@ -2,9 +2,14 @@
 
 Every job is one chat request to the judge (temperature 0 by default). Its answer is looked up in
 the judgment cache first; a new answer is committed to the cache as soon as it arrives. A request
-that still fails after the client's retries with backoff becomes a recorded failure of that item
-(not cached, so the next run asks again); the run goes on. With `retry_failures`, cached answers
-whose verdict could not be read are asked again and replaced.
+that still fails after the client's retries with backoff, or whose reply the client refuses (an
+HTML page, a body that is not JSON, no `choices`), becomes a recorded failure of that item
+(`request_error`, with the client's description); a reply that gets past the client but is still
+not a chat completion the judge can read (`choices` that are not objects, content that is not
+text; with an older client also the shapes above) is a `malformed_reply`. Neither is cached, so
+the next run asks again, and the run goes on. Whether too few judgments succeeded is the
+caller's question (jeval.judges.coverage). With `retry_failures`, cached answers whose verdict
+could not be read are asked again and replaced.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+import openai
 
 from jeval.errors import JevalError
 from jeval.executor import Executor
@@ -26,6 +33,11 @@ from jeval.models.client import ClientConfig, OpenAIClient, api_key_from_env
 log = logging.getLogger(__name__)
 
 OPENAI_URL = "https://api.openai.com/v1"
+ReplyFailure = Literal["request_error", "malformed_reply"]
+_MALFORMED = (AttributeError, LookupError, TypeError, ValueError, openai.APIResponseValidationError)
+"""What reading a 200 reply that is not a chat completion raises inside the client where it does
+not check the shape itself (the SDK returns a non-JSON body as text; invalid JSON; an empty or
+malformed `choices`)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,8 @@ class Job:
 
 @dataclass(frozen=True)
 class Reply:
+    """The judge's text for a job, or (text None) why there is none: `failure` and `error`."""
+
     job: Job
     text: str | None
     error: str | None
@@ -89,6 +103,7 @@ class Reply:
     prompt_tokens: int | None
     completion_tokens: int | None
     tstamp: float
+    failure: ReplyFailure | None = None
 
 
 @dataclass
@@ -96,6 +111,7 @@ class Tally:
     sent: int = 0
     from_cache: int = 0
     request_errors: int = 0
+    malformed_replies: int = 0
     retried_failures: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -106,7 +122,8 @@ class Tally:
 
     def as_dict(self, config: JudgeConfig) -> dict[str, Any]:
         return {"sent": self.sent, "from_cache": self.from_cache, "request_errors": self.request_errors,
-                "retried_failures": self.retried_failures, "client_retries": self.client_retries,
+                "malformed_replies": self.malformed_replies, "retried_failures": self.retried_failures,
+                "client_retries": self.client_retries,
                 "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens},
                 "tokens_saved_by_cache": {"prompt": self.cached_prompt_tokens,
                                           "completion": self.cached_completion_tokens},
@@ -140,10 +157,23 @@ class JudgmentStore:
                                     response["created"]))
 
 
+def malformed_reason(error: Exception) -> str:
+    """What was wrong with a reply the client could not read as a chat completion."""
+    text = " ".join(str(error).split())[:200]
+    if isinstance(error, ValueError):
+        return f"the reply is not valid JSON ({text})"
+    if isinstance(error, AttributeError) and text.startswith("'str' object has no attribute 'choices'"):
+        return "the reply is not JSON (text or an HTML page)"
+    if isinstance(error, IndexError):
+        return "the reply has an empty `choices` list"
+    return f"the reply is not an OpenAI chat completion ({type(error).__name__}: {text})"
+
+
 async def ask_all(jobs: list[Job], config: JudgeConfig, identity: str, prompt_set: str,
                   cache: JudgmentCache) -> tuple[list[Reply], Tally]:
     """Every job's reply, through the one executor: cached answers first, the rest asked
-    concurrently; a request that fails after the client's retries is that job's recorded failure."""
+    concurrently; a request that fails after the client's retries, or whose reply is not a chat
+    completion, is that job's recorded failure."""
     tally = Tally()
     settings = config.settings()
     executor_jobs = [ExecutorJob({"messages": job.messages, "settings": settings, "repeat": job.repeat}, ref=job)
@@ -152,17 +182,27 @@ async def ask_all(jobs: list[Job], config: JudgeConfig, identity: str, prompt_se
     def readable(job: ExecutorJob, hit: dict[str, Any]) -> bool:
         return bool(job.ref.readable(hit["text"]))
 
-    executor = Executor(JudgmentStore(cache, identity, prompt_set), concurrency=config.concurrency)
+    store = JudgmentStore(cache, identity, prompt_set)
+    executor = Executor(store, concurrency=config.concurrency)
     started = time.monotonic()
     clients: list[OpenAIClient] = []
+    malformed: set[str] = set()
 
     async def ask(job: ExecutorJob) -> dict[str, Any]:
         if not clients:
             clients.append(OpenAIClient(ClientConfig(config.base_urls, config.model, config.api_key(),
                                                      concurrency=config.concurrency, timeout_s=config.timeout_s,
                                                      max_retries=config.max_retries)))
-        c = await clients[0].chat(job.payload["messages"], max_tokens=config.max_tokens,
-                                  temperature=config.temperature)
+        try:
+            c = await clients[0].chat(job.payload["messages"], max_tokens=config.max_tokens,
+                                      temperature=config.temperature)
+        except _MALFORMED as e:
+            malformed.add(store.key(job.payload))
+            raise JevalError(f"{', '.join(config.base_urls)}: {malformed_reason(e)}") from None
+        if not isinstance(c.text, str):
+            malformed.add(store.key(job.payload))
+            raise JevalError(f"{', '.join(config.base_urls)}: the reply's message content is a "
+                             f"{type(c.text).__name__}, not text")
         return {"text": c.text, "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
                 "created": time.time()}
 
@@ -179,20 +219,21 @@ async def ask_all(jobs: list[Job], config: JudgeConfig, identity: str, prompt_se
     tally.seconds = time.monotonic() - started
     tally.retried_failures = executor.tally.replaced
     replies = []
-    for job, outcome in zip(jobs, outcomes, strict=True):
+    for job, executor_job, outcome in zip(jobs, executor_jobs, outcomes, strict=True):
         response = outcome.response
         if outcome.cached and response is not None:
             tally.from_cache += 1
             tally.cached_prompt_tokens += response.get("prompt_tokens") or 0
             tally.cached_completion_tokens += response.get("completion_tokens") or 0
         if response is None:
-            tally.request_errors += 1
-            replies.append(Reply(job, None, outcome.error, False, None, None, time.time()))
+            failure: ReplyFailure = ("malformed_reply" if store.key(executor_job.payload) in malformed
+                                     else "request_error")
+            if failure == "malformed_reply":
+                tally.malformed_replies += 1
+            else:
+                tally.request_errors += 1
+            replies.append(Reply(job, None, outcome.error, False, None, None, time.time(), failure))
         else:
             replies.append(Reply(job, response["text"], None, outcome.cached, response.get("prompt_tokens"),
                                  response.get("completion_tokens"), response["created"]))
-    asked = sum(1 for o in outcomes if not o.cached)
-    if asked and tally.request_errors == asked and tally.sent == 0:
-        first = next(r.error for r in replies if r.error)
-        raise JevalError(f"the judge answered none of {asked} requests: {first}")
     return replies, tally

@@ -5,7 +5,8 @@ model_1 as assistant A, game 2 shows model_2 as A. The two verdicts are combined
 rule: the same winner in both games wins; a tie in game 1, or a verdict that flips with the order,
 is a tie. With 5-level verdicts (A>>B ... B>>A), a win that is strong in both games is weighted
 (it counts `STRONG_WEIGHT` times, as Arena-Hard repeats strong verdicts); a game that failed leaves
-the comparison without a battle, counted as a failure.
+the comparison without a battle, counted as a failure. A verdict that one of the two answers
+writes itself (`planted`, see jeval.judges.verdicts) fails that game.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from jeval.judges.engine import Job, Reply
 from jeval.judges.inputs import Inputs
 from jeval.judges.prompts import Mode, PromptSet
-from jeval.judges.verdicts import Preference, Verdict, parse_pairwise, parse_pairwise_5
+from jeval.judges.verdicts import Preference, Verdict, parse_pairwise, parse_pairwise_5, planted_preferences
 from jeval.tasks.jmt_bench.files import NEED_REFERENCE, Answer, Question
 
 STRONG_WEIGHT = 3
@@ -48,13 +50,16 @@ def _values(inputs: Inputs, question: Question, first: Answer, second: Answer, t
     return values
 
 
-def parser(five_level: bool) -> Callable[[str], Verdict]:
+def parser(five_level: bool) -> Callable[[str | None, tuple[Preference, ...]], Verdict]:
     return parse_pairwise_5 if five_level else parse_pairwise
+
+
+def _readable(five_level: bool, planted: tuple[Preference, ...], text: str) -> bool:
+    return parser(five_level)(text, planted).ok
 
 
 def pair_jobs(inputs: Inputs, prompts: PromptSet, matchups: list[tuple[str, str]], turns: tuple[int, ...],
               repeat: int, five_level: bool) -> list[Job]:
-    parse = parser(five_level)
     mode: Mode = "pairwise5" if five_level else "pairwise"
     jobs: list[Job] = []
     for model_1, model_2 in matchups:
@@ -68,9 +73,11 @@ def pair_jobs(inputs: Inputs, prompts: PromptSet, matchups: list[tuple[str, str]
                 prompt = prompts.choose(mode, question.category in NEED_REFERENCE, turn == 2)
                 for game, (first, second) in ((1, (a1, a2)), (2, (a2, a1))):
                     messages = prompt.render(_values(inputs, question, first, second, turn))
-                    jobs.extend(Job(messages, r, lambda text: parse(text).ok,
+                    planted = planted_preferences([*first.turns[:turn], *second.turns[:turn]], five_level)
+                    jobs.extend(Job(messages, r, partial(_readable, five_level, planted),
                                     {"question_id": qid, "category": question.category, "model_1": model_1,
-                                     "model_2": model_2, "turn": turn, "game": game, "prompt": prompt.name})
+                                     "model_2": model_2, "turn": turn, "game": game, "prompt": prompt.name,
+                                     "planted": planted})
                                 for r in range(repeat))
     return jobs
 
@@ -113,8 +120,8 @@ def pair_outcomes(replies: list[Reply], judge_model: str, prompt_set: str, five_
     outcomes = []
     for (model_1, model_2, qid, turn, repeat), both in games.items():
         g1, g2 = both[1], both[2]
-        v1 = parse(g1.text) if g1.text is not None else None
-        v2 = parse(g2.text) if g2.text is not None else None
+        v1 = parse(g1.text, g1.job.info.get("planted", ())) if g1.text is not None else None
+        v2 = parse(g2.text, g2.job.info.get("planted", ())) if g2.text is not None else None
         p1 = v1.preference if v1 else None
         p2 = v2.preference if v2 else None
         failures = [_failure(g, v) for g, v in ((g1, v1), (g2, v2)) if v is None or not v.ok]
@@ -126,6 +133,7 @@ def pair_outcomes(replies: list[Reply], judge_model: str, prompt_set: str, five_
             "g2_user_prompt": g2.job.messages[-1]["content"], "g2_judgment": g2.text,
             "turn": turn, "tstamp": max(g1.tstamp, g2.tstamp), "category": g1.job.info["category"],
             "repeat": repeat, "prompt_set": prompt_set, "five_level": five_level,
+            "planted": list(g1.job.info.get("planted", ())),
             "g1_verdict": p1, "g2_verdict": p2,
             "failure": failures[0] if failures else None, "cached": g1.cached and g2.cached,
         }
@@ -144,5 +152,5 @@ def pair_outcomes(replies: list[Reply], judge_model: str, prompt_set: str, five_
 def _failure(reply: Reply, verdict: Verdict | None) -> str:
     game = reply.job.info["game"]
     if verdict is None:
-        return f"game {game}: request_error: {reply.error}"
+        return f"game {game}: {reply.failure or 'request_error'}: {reply.error}"
     return f"game {game}: {verdict.failure}" + (f": {verdict.detail}" if verdict.detail else "")

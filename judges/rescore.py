@@ -2,7 +2,8 @@
 
 Reads FastChat's judgment JSONL (single: `judgment` + `score`; pairwise: `g1_judgment`,
 `g2_judgment` + `g1_winner`, `g2_winner`) and jeval's, which has the same fields. A stored score
-of -1 (FastChat's "could not parse") that now parses counts as recovered.
+of -1 (FastChat's "could not parse") that now parses counts as recovered. jeval's records keep the
+verdicts the judged answers wrote themselves (`planted`), so that such a verdict fails again here.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ def _stored_score(value: Any) -> float | None:
     return float(value)
 
 
+def _planted(row: dict[str, Any]) -> tuple[Any, ...]:
+    value = row.get("planted")
+    return tuple(value) if isinstance(value, list) else ()
+
+
 def _five_level(row: dict[str, Any]) -> bool:
     judge = row.get("judge")
     name = judge[1] if isinstance(judge, list) and len(judge) > 1 else ""
@@ -71,7 +77,7 @@ def rescore(path: Path) -> Rescore:
 def _single(out: Rescore, row: dict[str, Any], where: dict[str, Any]) -> None:
     out.judgments += 1
     text = row["judgment"]
-    rating = parse_rating(text if isinstance(text, str) else "")
+    rating = parse_rating(text if isinstance(text, str) else "", _planted(row))
     stored = _stored_score(row.get("score"))
     if not rating.ok:
         out.failures[rating.failure] += 1
@@ -88,11 +94,11 @@ def _single(out: Rescore, row: dict[str, Any], where: dict[str, Any]) -> None:
             out.disagreements.append({**where, "stored": stored, "parsed": rating.score, "failure": rating.failure})
 
 
-def _pair_game(out: Rescore, row: dict[str, Any], game: int, parse: Callable[[str], Verdict],
+def _pair_game(out: Rescore, row: dict[str, Any], game: int, parse: Callable[[str, tuple[Any, ...]], Verdict],
                where: dict[str, Any]) -> None:
     out.judgments += 1
     text = row.get(f"g{game}_judgment")
-    verdict = parse(text if isinstance(text, str) else "")
+    verdict = parse(text if isinstance(text, str) else "", _planted(row))
     winner = game_winner(verdict, game)
     stored = row.get(f"g{game}_winner")
     if not verdict.ok:

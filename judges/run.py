@@ -3,13 +3,20 @@
 Writes `<output>/results.json` (scores, the judge, the prompt set, counts, tokens, cost),
 `judgments.jsonl` (one FastChat-format record per judgment, failures included with the judge's
 raw text) and, for pairwise runs, `battles.jsonl` in the battle format `jeval arena ratings` reads.
+
+Every score carries its coverage (jeval.judges.coverage): how many judgments the benchmark calls for,
+how many gave a verdict, how many failed and why, per category, and whether that meets the run's
+rule (`--min-coverage`); results.json records the rule. A run in which every judgment failed has no
+score: its files are written all the same (counts, tokens and cost in results.json; the reasons and
+the judge's raw texts in judgments.jsonl), and it ends with one error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,8 +25,9 @@ from jeval.errors import JevalError
 from jeval.io import atomic_write_json, atomic_write_jsonl
 from jeval.judges.aggregate import summarize_pairwise, summarize_single
 from jeval.judges.cache import JudgmentCache
+from jeval.judges.coverage import CoverageRule, expected_judgments, reason_word, why_incomplete
 from jeval.judges.engine import OPENAI_URL, JudgeConfig, ask_all, judge_identity
-from jeval.judges.inputs import load_inputs
+from jeval.judges.inputs import Inputs, load_inputs
 from jeval.judges.pairwise import STRONG_WEIGHT, pair_jobs, pair_outcomes, pairs
 from jeval.judges.prompts import load_prompt_set
 from jeval.judges.single import single_jobs, single_record
@@ -42,6 +50,7 @@ class JudgeRun:
     baseline: str | None = None
     five_level: bool = False
     run_id: str | None = None
+    coverage: CoverageRule = field(default_factory=CoverageRule)
 
     def __post_init__(self) -> None:
         if self.repeat < 1:
@@ -57,11 +66,30 @@ def run_folder(run: JudgeRun) -> Path:
     return run.output_dir / name / (run.run_id or new_run_id())
 
 
+def _expected(inputs: Inputs, run: JudgeRun, matchups: int = 1) -> dict[str, int]:
+    """Judgments per category the benchmark calls for, per model (single) or in all (pairwise)."""
+    per_question = ((q.category, len(q.turns)) for q in inputs.questions.values())
+    return {c: n * matchups for c, n in expected_judgments(per_question, run.turns, run.repeat).items()}
+
+
+def _stop_if_all_failed(records: list[dict[str, Any]], folder: Path) -> None:
+    """No judgment gave a verdict: the run has no score, which is an error (after its files are
+    written, for diagnosis)."""
+    if any(r["failure"] is None for r in records):
+        return
+    reasons = Counter(reason_word(r["failure"]) for r in records)
+    first = next((r.get("failure_detail") or r["failure"] for r in records), "")
+    raise JevalError(f"every one of the {len(records)} judgments failed "
+                     f"({', '.join(f'{k} {v}' for k, v in reasons.most_common())}); first: {str(first)[:300]}; "
+                     f"there is no score; the reasons and the judge's replies are in {folder}")
+
+
 def judge(run: JudgeRun) -> Path:
     started = time.time()
     run.judge.api_key()
     inputs = load_inputs(run.data_dir, list(run.answers), run.reference)
     prompts = load_prompt_set(run.prompt_set, run.data_dir)
+    matchups: list[tuple[str, str]] = []
     if run.mode == "single":
         jobs = single_jobs(inputs, prompts, run.turns, run.repeat)
     else:
@@ -103,8 +131,9 @@ def judge(run: JudgeRun) -> Path:
     folder = run_folder(run)
     if run.mode == "single":
         records = [single_record(r, run.judge.model, prompts.name) for r in replies]
-        results["scores"] = summarize_single(records, run.repeat)
+        results["scores"] = summarize_single(records, run.repeat, run.coverage, _expected(inputs, run))
         results["failures"] = sum(1 for r in records if r["failure"] is not None)
+        incomplete = [m for m, s in results["scores"].items() if not s["coverage"]["complete"]]
         atomic_write_jsonl(folder / "judgments.jsonl", records)
     else:
         outcomes = pair_outcomes(replies, run.judge.model, prompts.name, run.five_level)
@@ -113,15 +142,71 @@ def judge(run: JudgeRun) -> Path:
         results["baseline"] = run.baseline
         results["five_level"] = run.five_level
         results["strong_weight"] = STRONG_WEIGHT if run.five_level else None
-        results["pairwise"] = summarize_pairwise(records, battles)
+        results["pairwise"] = summarize_pairwise(records, battles, run.coverage,
+                                                 _expected(inputs, run, len(matchups)))
         results["failures"] = results["pairwise"]["failures"]
+        incomplete = [] if results["pairwise"]["coverage"]["complete"] else list(inputs.models)
         atomic_write_jsonl(folder / "judgments.jsonl", records)
         atomic_write_jsonl(folder / "battles.jsonl", battles)
+    results["coverage"] = {"rule": run.coverage.as_dict(), "complete": not incomplete, "incomplete": incomplete}
     results["judgments"] = len(records)
     results["timings"] = {"total_s": round(time.time() - started, 3), "judging_s": round(tally.seconds, 3)}
     path = folder / "results.json"
     atomic_write_json(path, results)
+    _stop_if_all_failed(records, folder)
     return path
+
+
+def _shown(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _rule_text(rule: dict[str, Any]) -> str:
+    every = " and a verdict in every category" if rule["every_category"] else ""
+    return f"at least {rule['min_share']:.0%} of the judgments judged{every}"
+
+
+def _coverage_lines(cov: dict[str, Any]) -> list[str]:
+    lines = [f"  coverage: {cov['summary']}"]
+    if not cov["complete"]:
+        lines.append(f"  INCOMPLETE ({why_incomplete(cov)}): the mean is over the judged items only and is not "
+                     "comparable with a complete score")
+    return lines
+
+
+def _category_text(category: str, value: float, cov: dict[str, Any]) -> str:
+    c = cov["categories"].get(category)
+    mark = "" if c is None or c["complete"] else f" (incomplete: {c['judged']} of {c['expected']})"
+    return f"{category} {value:.2f}{mark}"
+
+
+def _single_lines(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for model, s in results["scores"].items():
+        cov = s["coverage"]
+        flag = "" if cov["complete"] else " (INCOMPLETE)"
+        turns = "  ".join(f"turn {t}: {_shown(v)}" for t, v in s["turns"].items())
+        lines.append(f"{model}: overall {_shown(s['overall'])}{flag}  {turns}  failures {s['failures']}/"
+                     f"{s['judgments']}")
+        lines.extend(_coverage_lines(cov))
+        lines.append("  " + "  ".join(_category_text(c, v, cov) for c, v in s["categories"].items()))
+        if "repeats" in s:
+            o = s["repeats"]["overall"]
+            if o["mean"] is not None:
+                lines.append(f"  over {s['repeats']['n']} repeats: mean {o['mean']:.2f} median {o['median']:.2f} "
+                             f"stdev {o['stdev']:.3f} range {o['min']:.2f}-{o['max']:.2f}")
+    return lines
+
+
+def _pairwise_lines(results: dict[str, Any]) -> list[str]:
+    p = results["pairwise"]
+    lines = [f"comparisons: {p['comparisons']}  battles: {p['battles']}  inconsistent (tie): "
+             f"{p['inconsistent']}  failures: {p['failures']}"]
+    lines.extend(_coverage_lines(p["coverage"]))
+    for model, m in p["models"].items():
+        rate = "n/a" if m["win_rate_adjusted"] is None else f"{m['win_rate_adjusted']:.3f}"
+        lines.append(f"{model}: win {m['win']} loss {m['loss']} tie {m['tie']}  adjusted win rate {rate}")
+    return lines
 
 
 def format_summary(results: dict[str, Any]) -> str:
@@ -130,24 +215,18 @@ def format_summary(results: dict[str, Any]) -> str:
     req = results["requests"]
     cost = f"  cost: ${req['cost_usd']:.4f}" if req["cost_usd"] is not None else ""
     lines.append(f"requests sent: {req['sent']}  from cache: {req['from_cache']}  request errors: "
-                 f"{req['request_errors']}  tokens: {req['tokens']['prompt']} in / "
-                 f"{req['tokens']['completion']} out{cost}")
-    if results["mode"] == "single":
-        for model, s in results["scores"].items():
-            shown = lambda v: "n/a" if v is None else f"{v:.2f}"
-            turns = "  ".join(f"turn {t}: {shown(v)}" for t, v in s["turns"].items())
-            lines.append(f"{model}: overall {shown(s['overall'])}  {turns}  failures {s['failures']}/{s['judgments']}")
-            lines.append("  " + "  ".join(f"{c} {v:.2f}" for c, v in s["categories"].items()))
-            if "repeats" in s:
-                o = s["repeats"]["overall"]
-                if o["mean"] is not None:
-                    lines.append(f"  over {s['repeats']['n']} repeats: mean {o['mean']:.2f} median {o['median']:.2f} "
-                                 f"stdev {o['stdev']:.3f} range {o['min']:.2f}-{o['max']:.2f}")
-    else:
-        p = results["pairwise"]
-        lines.append(f"comparisons: {p['comparisons']}  battles: {p['battles']}  inconsistent (tie): "
-                     f"{p['inconsistent']}  failures: {p['failures']}")
-        for model, m in p["models"].items():
-            rate = "n/a" if m["win_rate_adjusted"] is None else f"{m['win_rate_adjusted']:.3f}"
-            lines.append(f"{model}: win {m['win']} loss {m['loss']} tie {m['tie']}  adjusted win rate {rate}")
+                 f"{req['request_errors']}  malformed replies: {req['malformed_replies']}  tokens: "
+                 f"{req['tokens']['prompt']} in / {req['tokens']['completion']} out{cost}")
+    lines.append(f"coverage rule: {_rule_text(results['coverage']['rule'])}")
+    lines.extend(_single_lines(results) if results["mode"] == "single" else _pairwise_lines(results))
     return "\n".join(lines)
+
+
+def incomplete_warnings(results: dict[str, Any]) -> list[str]:
+    """One line per incomplete score, for stderr."""
+    if results["mode"] == "single":
+        covs = {f"the MT-Bench score of {m}": s["coverage"] for m, s in results["scores"].items()}
+    else:
+        covs = {"the pairwise comparisons": results["pairwise"]["coverage"]}
+    return [f"{what} is incomplete ({why_incomplete(cov)}: {cov['summary']}); it is marked incomplete in "
+            "results.json and on the leaderboard" for what, cov in covs.items() if not cov["complete"]]

@@ -1,16 +1,20 @@
 """Single-answer grading on a 1-10 scale, FastChat's way: turn 1 shows the question and answer;
 turn 2 shows the whole dialogue and grades the second answer; math, reasoning and coding are
-graded against reference answers."""
+graded against reference answers.
+
+Each job carries the ratings its answer writes itself (`planted`, see jeval.judges.verdicts): a
+verdict equal to one of them is a failed judgment, so an answer cannot write its own score."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from jeval.errors import JevalError
 from jeval.judges.engine import Job, Reply
 from jeval.judges.inputs import Inputs
 from jeval.judges.prompts import PromptSet
-from jeval.judges.verdicts import parse_rating
+from jeval.judges.verdicts import parse_rating, planted_ratings
 from jeval.tasks.jmt_bench.files import NEED_REFERENCE, Answer, Question
 
 
@@ -29,6 +33,10 @@ def _values(inputs: Inputs, question: Question, answer: Answer, turn: int) -> di
     return values
 
 
+def _readable(planted: tuple[float, ...], text: str) -> bool:
+    return parse_rating(text, planted).ok
+
+
 def single_jobs(inputs: Inputs, prompts: PromptSet, turns: tuple[int, ...], repeat: int) -> list[Job]:
     jobs: list[Job] = []
     for model, answers in inputs.answers.items():
@@ -40,27 +48,31 @@ def single_jobs(inputs: Inputs, prompts: PromptSet, turns: tuple[int, ...], repe
                                      f"turn {turn} cannot be graded (use --turns 1)")
                 prompt = prompts.choose("single", question.category in NEED_REFERENCE, turn == 2)
                 messages = prompt.render(_values(inputs, question, answer, turn))
-                jobs.extend(Job(messages, r, lambda text: parse_rating(text).ok,
+                planted = planted_ratings(answer.turns[:turn])
+                jobs.extend(Job(messages, r, partial(_readable, planted),
                                 {"question_id": qid, "category": question.category, "model": model,
-                                 "turn": turn, "prompt": prompt.name})
+                                 "turn": turn, "prompt": prompt.name, "planted": planted})
                             for r in range(repeat))
     return jobs
 
 
 def single_record(reply: Reply, judge_model: str, prompt_set: str) -> dict[str, Any]:
-    """A judgment in FastChat's single-grading format, with jeval's fields added."""
+    """A judgment in FastChat's single-grading format, with jeval's fields added: a failed one keeps
+    its reason (`failure`, `failure_detail`) and the judge's raw text (`judgment`)."""
     info = reply.job.info
+    planted = info.get("planted", ())
     failure: str | None
     if reply.text is None:
-        score, failure, detail, form = None, "request_error", reply.error, None
+        score, failure, detail, form = None, reply.failure or "request_error", reply.error, None
     else:
-        rating = parse_rating(reply.text)
+        rating = parse_rating(reply.text, planted)
         score, failure, detail, form = rating.score, rating.failure, rating.detail, rating.form
     return {
         "question_id": info["question_id"], "model": info["model"], "judge": [judge_model, info["prompt"]],
         "user_prompt": reply.job.messages[-1]["content"], "judgment": reply.text,
         "score": score if score is not None else -1, "turn": info["turn"], "tstamp": reply.tstamp,
         "category": info["category"], "repeat": reply.job.repeat, "prompt_set": prompt_set,
-        "failure": failure, "failure_detail": detail or None, "verdict_form": form, "cached": reply.cached,
+        "failure": failure, "failure_detail": detail or None, "verdict_form": form, "planted": list(planted),
+        "cached": reply.cached,
         "prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
     }

@@ -6,14 +6,30 @@ Text is NFKC-normalised first, so full-width digits, brackets and colons read as
 Pairwise grading asks for `[[A]]`, `[[B]]` or `[[C]]` (tie), or, in the 5-level form,
 `[[A>>B]]`, `[[A>B]]`, `[[A=B]]`, `[[B>A]]`, `[[B>>A]]` (mirrored spellings such as `A<B` too).
 
-A text that holds no verdict, a value outside the scale, or verdicts that contradict each
-other is a failure with a reason; the parser never guesses between two different verdicts.
+The rule (where FastChat takes the first `[[N]]`, else the first `[N]`, anywhere in the text):
+
+- Every rating the text states is read, in every form (`[[N]]` and `評価：[N]` anywhere; `[N]` and
+  `評価: N` on the last line), not only the most explicit form present. A judge that quotes the
+  answer it grades quotes whatever the answer wrote, so a `[[10]]` written by the answer and the
+  judge's own `評価：3` are two different ratings: the judgment fails as `conflicting` (ambiguous);
+  the parser never guesses between two different verdicts, and never prefers one by its position.
+  The same rating written several times is that rating. Values outside 1-10 are not ratings (an
+  example such as `[[11]]` does not hide a valid one).
+- A verdict mark that the judged answer itself contains (`planted`: `[[10]]` or `評価：[10]` in the
+  model's answer; `[[A]]` or `[[A>>B]]` in a pairwise answer) cannot be told apart from the judge
+  quoting it. A verdict equal to a planted one fails as `planted`; a different verdict is the judge's
+  own. Either way an answer cannot write its own score.
+- A text that holds no verdict, or a value outside the scale, is a failure with a reason.
+
+A failed judgment is never dropped silently: it is recorded with its reason and counted against the
+score's coverage (jeval.judges.coverage).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,7 +44,7 @@ _SINGLE = re.compile(r"(?<!\[)\[\s*" + NUMBER + r"\s*(?:点|/\s*10)?\s*\](?!\])"
 _PLAIN_LABELLED = re.compile(LABEL + r"\s*[:=は]\s*" + NUMBER + r"\s*(?:点|/\s*10)?\s*(?:です)?[。.]?\s*$", re.I)
 _NUMBER_LIKE = re.compile(r"^\s*(?:" + LABEL + r"\s*[:=は]?\s*)?-?\d")
 
-Failure = Literal["empty", "no_verdict", "out_of_range", "conflicting"]
+Failure = Literal["empty", "no_verdict", "out_of_range", "conflicting", "planted"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +61,7 @@ class Rating:
         return self.score is not None
 
 
-def normalize(text: str) -> str:
+def normalize(text: str | None) -> str:
     return unicodedata.normalize("NFKC", text or "")
 
 
@@ -54,9 +70,13 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+def _in_scale(v: float) -> bool:
+    return SCALE_MIN <= v <= SCALE_MAX
+
+
 def _decide(values: list[float], form: str) -> Rating:
-    in_range = sorted({v for v in values if SCALE_MIN <= v <= SCALE_MAX})
-    outside = sorted({v for v in values if not SCALE_MIN <= v <= SCALE_MAX})
+    in_range = sorted({v for v in values if _in_scale(v)})
+    outside = sorted({v for v in values if not _in_scale(v)})
     if len(in_range) > 1:
         return Rating(None, "conflicting", form, f"several different ratings: {', '.join(map(_fmt, in_range))}")
     if in_range:
@@ -69,30 +89,49 @@ def _fmt(v: float) -> str:
     return str(int(v)) if v == int(v) else str(v)
 
 
-def parse_rating(text: str) -> Rating:
-    """The 1-10 rating in a single-answer judgment.
+def _rating_marks(t: str) -> list[tuple[str, float]]:
+    """Every rating a (normalised) text states, as (form, value), the most explicit forms first."""
+    marks = [("[[N]]", float(m)) for m in _DOUBLE.findall(t)]
+    marks += [("label [N]", float(m)) for m in _SINGLE_LABELLED.findall(t)]
+    last = _last_line(t)
+    marks += [("[N]", float(m)) for m in _SINGLE.findall(last)]
+    plain = _PLAIN_LABELLED.search(last)
+    if plain:
+        marks.append(("label: N", float(plain.group(1))))
+    return marks
 
-    Forms are tried from the most to the least explicit; the first form present decides."""
+
+def planted_ratings(texts: Iterable[str]) -> tuple[float, ...]:
+    """The 1-10 ratings that judged answers write themselves in a verdict form (`[[N]]`, `評価：[N]`);
+    a judge's verdict equal to one of them cannot be told from a quote."""
+    found: set[float] = set()
+    for text in texts:
+        t = normalize(text)
+        found.update(float(m) for m in _DOUBLE.findall(t))
+        found.update(float(m) for m in _SINGLE_LABELLED.findall(t))
+    return tuple(sorted(v for v in found if _in_scale(v)))
+
+
+def parse_rating(text: str | None, planted: Collection[float] = ()) -> Rating:
+    """The 1-10 rating in a single-answer judgment (the rule is in the module's docstring).
+
+    `planted`: ratings the judged answer itself writes (`planted_ratings`)."""
     t = normalize(text)
     if not t.strip():
         return Rating(None, "empty", None, "the judge returned no text")
-    doubles = [float(m) for m in _DOUBLE.findall(t)]
-    if doubles:
-        return _decide(doubles, "[[N]]")
-    numeric_looking = [s for s in _DOUBLE_ANY.findall(t) if _NUMBER_LIKE.match(s)]
-    if numeric_looking:
-        return Rating(None, "out_of_range", "[[N]]", f"unreadable rating [[{numeric_looking[0].strip()}]]")
-    labelled = [float(m) for m in _SINGLE_LABELLED.findall(t)]
-    if labelled:
-        return _decide(labelled, "label [N]")
-    last = _last_line(t)
-    singles = [float(m) for m in _SINGLE.findall(last)]
-    if singles:
-        return _decide(singles, "[N]")
-    plain = _PLAIN_LABELLED.search(last)
-    if plain:
-        return _decide([float(plain.group(1))], "label: N")
-    return Rating(None, "no_verdict", None, "no rating in the form [[N]] was found")
+    marks = _rating_marks(t)
+    if not _DOUBLE.search(t):
+        numeric_looking = [s for s in _DOUBLE_ANY.findall(t) if _NUMBER_LIKE.match(s)]
+        if numeric_looking:
+            return Rating(None, "out_of_range", "[[N]]", f"unreadable rating [[{numeric_looking[0].strip()}]]")
+    if not marks:
+        return Rating(None, "no_verdict", None, "no rating in the form [[N]] was found")
+    rating = _decide([v for _, v in marks], marks[0][0])
+    if rating.score is not None and rating.score in planted:
+        return Rating(None, "planted", rating.form,
+                      f"the judged answer itself writes the rating {_fmt(rating.score)} "
+                      f"([[{_fmt(rating.score)}]]); a verdict equal to it cannot be told from a quote of the answer")
+    return rating
 
 
 Preference = Literal["A>>B", "A>B", "A=B", "B>A", "B>>A"]
@@ -101,6 +140,7 @@ _PAIR3 = re.compile(r"\[\[\s*([ABC])\s*\]\]", re.I)
 _PAIR5 = re.compile(r"\[\[\s*([AB])\s*(>>|>|=|<<|<)\s*([AB])\s*\]\]", re.I)
 _TIE_WORDS = re.compile(r"\[\[\s*(?:tie|引き分け|同等)\s*\]\]", re.I)
 _MIRROR = {"<<": ">>", "<": ">"}
+_PAIR3_MEANING: dict[str, Preference] = {"A": "A>B", "B": "B>A", "C": "A=B"}
 
 
 @dataclass(frozen=True)
@@ -127,10 +167,13 @@ def _canonical(left: str, op: str, right: str) -> Preference | None:
     return f"{left}{op}{right}"  # type: ignore[return-value]
 
 
-def _decide_pair(found: list[Preference], bad: list[str]) -> Verdict:
+def _decide_pair(found: list[Preference], bad: list[str], planted: Collection[Preference]) -> Verdict:
     distinct = sorted(set(found))
     if len(distinct) > 1:
         return Verdict(None, "conflicting", f"several different verdicts: {', '.join(distinct)}")
+    if distinct and distinct[0] in planted:
+        return Verdict(None, "planted", f"a judged answer itself writes the verdict {distinct[0]}; a verdict "
+                                        "equal to it cannot be told from a quote of the answer")
     if distinct:
         return Verdict(distinct[0])
     if bad:
@@ -138,27 +181,44 @@ def _decide_pair(found: list[Preference], bad: list[str]) -> Verdict:
     return Verdict(None, "no_verdict", "no verdict in the asked form was found")
 
 
-def parse_pairwise(text: str) -> Verdict:
-    """A 3-level verdict: `[[A]]`, `[[B]]`, `[[C]]` (tie), read as A>B, B>A, A=B."""
-    t = normalize(text)
-    if not t.strip():
-        return Verdict(None, "empty", "the judge returned no text")
-    mapping: dict[str, Preference] = {"A": "A>B", "B": "B>A", "C": "A=B"}
-    found = [mapping[m.upper()] for m in _PAIR3.findall(t)]
-    found += ["A=B"] * len(_TIE_WORDS.findall(t))
-    return _decide_pair(found, [])
+def _three_level(t: str) -> list[Preference]:
+    found = [_PAIR3_MEANING[m.upper()] for m in _PAIR3.findall(t)]
+    return found + ["A=B"] * len(_TIE_WORDS.findall(t))
 
 
-def parse_pairwise_5(text: str) -> Verdict:
-    """A 5-level verdict such as `[[A>>B]]` (Arena-Hard's form)."""
-    t = normalize(text)
-    if not t.strip():
-        return Verdict(None, "empty", "the judge returned no text")
-    found, bad = [], []
+def _five_level(t: str) -> tuple[list[Preference], list[str]]:
+    found: list[Preference] = []
+    bad: list[str] = []
     for left, op, right in _PAIR5.findall(t):
         canonical = _canonical(left, op, right)
         if canonical is None:
             bad.append(f"{left}{op}{right}")
         else:
             found.append(canonical)
-    return _decide_pair(found, bad)
+    return found, bad
+
+
+def planted_preferences(texts: Iterable[str], five_level: bool) -> tuple[Preference, ...]:
+    """The verdicts that judged answers write themselves in the asked form (`[[A]]`, `[[A>>B]]`)."""
+    found: set[Preference] = set()
+    for text in texts:
+        t = normalize(text)
+        found.update(_five_level(t)[0] if five_level else _three_level(t))
+    return tuple(sorted(found))
+
+
+def parse_pairwise(text: str | None, planted: Collection[Preference] = ()) -> Verdict:
+    """A 3-level verdict: `[[A]]`, `[[B]]`, `[[C]]` (tie), read as A>B, B>A, A=B."""
+    t = normalize(text)
+    if not t.strip():
+        return Verdict(None, "empty", "the judge returned no text")
+    return _decide_pair(_three_level(t), [], planted)
+
+
+def parse_pairwise_5(text: str | None, planted: Collection[Preference] = ()) -> Verdict:
+    """A 5-level verdict such as `[[A>>B]]` (Arena-Hard's form)."""
+    t = normalize(text)
+    if not t.strip():
+        return Verdict(None, "empty", "the judge returned no text")
+    found, bad = _five_level(t)
+    return _decide_pair(found, bad, planted)

@@ -1,9 +1,12 @@
 """The OpenAI-compatible client used everywhere (runs, judge, arena).
 
 One logical model may be served by several replicas (`--base-url` given several times); each
-request goes to the replica with the fewest requests in flight. Connection errors, timeouts,
-429 and 5xx are retried with exponential backoff and jitter, preferring another replica; other
-4xx answers are the caller's mistake and fail at once with the server's message.
+request goes to the replica with the fewest requests in flight. Connection errors, 429 and 5xx
+are retried with exponential backoff and jitter, preferring another replica; a timeout is retried
+at most once (a hung server must not hold a run for retries × timeout). 400, 413 and 422 refuse
+that one request (`ItemRejected`: the item fails, the run goes on); other 4xx answers are the
+caller's mistake and fail at once with the server's message. A reply that is not an
+OpenAI-compatible completion (an HTML page, text that is not JSON) is an error naming what came.
 
 Servers differ in small ways (see ENVIRONMENT.md): `transformers serve` keeps the stop string
 in the text, so stop strings are always cut on the client as well.
@@ -22,9 +25,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import openai
 
-from jeval.errors import JevalError
+from jeval.errors import ItemRejected, JevalError
 
 RETRYABLE = (openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError)
+ITEM_STATUSES = (400, 413, 422)
+"""Statuses that refuse the request itself (its prompt, its length), not the client or server."""
+TIMEOUT_RETRIES = 1
 
 
 def api_key_from_env(name: str | None, missing: str) -> str | None:
@@ -55,7 +61,7 @@ class ClientConfig:
     model: str
     api_key: str | None = None
     concurrency: int = 16
-    timeout_s: float = 600.0
+    timeout_s: float = 300.0
     max_retries: int = 5
     backoff_s: float = 0.5
     max_backoff_s: float = 16.0
@@ -165,30 +171,44 @@ class OpenAIClient:
         return delay * (0.5 + random.random() / 2)
 
     async def _call(self, make_request):
-        """Run `make_request(sdk)` on a replica, retrying transient failures."""
+        """Run `make_request(sdk)` on a replica, retrying transient failures; the reply is checked
+        to be a completion with at least one choice."""
         failed: set[str] = set()
         last_error: Exception | None = None
+        timeouts = 0
         async with self._slots:
             for attempt in range(self.config.max_retries + 1):
                 replica = self._pick(failed)
                 replica.in_flight += 1
                 try:
-                    return await make_request(replica.sdk)
+                    return _checked(await make_request(replica.sdk), replica.url)
                 except RETRYABLE as e:
                     last_error = e
                     failed.add(replica.url)
                     if len(failed) == len(self._replicas):
                         failed.clear()
+                    if isinstance(e, openai.APITimeoutError):
+                        timeouts += 1
+                        if timeouts > TIMEOUT_RETRIES:
+                            break
                     if attempt < self.config.max_retries:
                         self.usage.retries += 1
                         await asyncio.sleep(self._backoff(attempt))
                 except openai.APIStatusError as e:
-                    raise JevalError(
-                        f"{replica.url} rejected the request (HTTP {e.status_code}): {_short(e)}"
-                    ) from None
+                    message = f"{replica.url} rejected the request (HTTP {e.status_code}): {_short(e)}"
+                    if e.status_code in ITEM_STATUSES:
+                        raise ItemRejected(message) from None
+                    raise JevalError(message) from None
+                except (openai.APIResponseValidationError, ValueError) as e:
+                    raise JevalError(f"{replica.url} did not answer with an OpenAI-compatible completion "
+                                     f"({type(e).__name__}: {_short(e)}); is the base URL the API's root "
+                                     "(e.g. http://host:8000/v1)?") from None
                 finally:
                     replica.in_flight -= 1
         urls = ", ".join(self.base_urls)
+        if timeouts > TIMEOUT_RETRIES:
+            raise JevalError(f"no answer from {urls} within {self.config.timeout_s:g} s, {timeouts} times in a row: "
+                             "the server may be hung or overloaded (raise --timeout for a slow model)")
         raise JevalError(
             f"no answer from {urls} after {self.config.max_retries + 1} attempts "
             f"({type(last_error).__name__}: {_short(last_error)}); is the server running?"
@@ -257,7 +277,8 @@ class OpenAIClient:
 
         response = await self._call(request)
         choice = response.choices[0]
-        text, stopped = cut_at_stop(choice.message.content or "", stop)
+        message = choice.message
+        text, stopped = cut_at_stop((message.content if message is not None else None) or "", stop)
         prompt_tokens, completion_tokens = self._account(response.usage)
         return Completion(text, "stop" if stopped else choice.finish_reason, prompt_tokens, completion_tokens)
 
@@ -308,6 +329,20 @@ def _body(max_tokens: int, temperature: float, stop: list[str] | None, params: d
     """Request fields; `max_tokens` is always sent (servers differ in their defaults)."""
     body = dict(max_tokens=max_tokens, temperature=temperature, stop=stop or None, **params)
     return {k: v for k, v in body.items() if v is not None}
+
+
+def _checked(response: Any, url: str) -> Any:
+    """The reply if it is a completion object with choices; a page or text where JSON was expected
+    is an error for the run, a completion without choices fails this one request."""
+    if isinstance(response, openai.AsyncStream):
+        return response
+    if response is None or isinstance(response, str | bytes) or not hasattr(response, "choices"):
+        shown = " ".join(str(response)[:200].split()) if response is not None else "nothing"
+        raise JevalError(f"{url} did not answer with an OpenAI-compatible completion (it sent: {shown!r}); is the "
+                         "base URL the API's root (e.g. http://host:8000/v1)?")
+    if not response.choices:
+        raise ItemRejected(f"{url} answered the request with no choices")
+    return response
 
 
 def _short(e: Exception | None) -> str:

@@ -39,7 +39,16 @@ from jeval.models.client import (
     api_key_from_env,
     normalize_base_url,
 )
-from jeval.models.model import CAPABLE, LogLikelihood, Model, Support, Unscorable, Window
+from jeval.models.model import (
+    CAPABLE,
+    ContextWindow,
+    LogLikelihood,
+    Model,
+    Support,
+    Unscorable,
+    Window,
+    context_window_of,
+)
 from jeval.models.server import Engine, ModelServer, ServeConfig, check_checkpoint, choose_engine
 from jeval.task import Capability
 
@@ -94,7 +103,7 @@ class ModelSpec:
     api_key_env: str | None = None
     concurrency: int = 16
     max_retries: int = 5
-    timeout_s: float = 600.0
+    timeout_s: float = 300.0
     log_dir: Path = Path("results/logs")
     home: Path | None = None
     """Where checkpoint fingerprints are remembered (None: nowhere)."""
@@ -297,10 +306,18 @@ class _ResolvedModel:
 
     def __init__(self, resolved: Resolved):
         self._resolved = resolved
+        self._window: tuple[ContextWindow | None] | None = None
 
     @property
     def identity(self) -> ModelIdentity:
         return self._resolved.identity
+
+    def context_window(self) -> ContextWindow | None:
+        """Read once from the checkpoint folder, where one is known (a bare URL has none)."""
+        if self._window is None:
+            checkpoint = self._resolved.served_checkpoint
+            self._window = (context_window_of(checkpoint) if checkpoint is not None else None,)
+        return self._window[0]
 
     @property
     def capabilities(self) -> Mapping[Capability, Support]:

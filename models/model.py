@@ -55,6 +55,53 @@ class Window:
         return len(self.ids) - self.score_from
 
 
+CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+"""Config fields that give a Hugging Face model's context length, in the order they are looked for."""
+
+
+@dataclass(frozen=True)
+class ContextWindow:
+    """How many tokens a model takes (prompt and answer together), what that was read from, and
+    the tokenizer that counts a prompt as the server will."""
+
+    limit: int
+    where: str
+    tokenizer: Any
+
+    def prompt_tokens(self, payload: Mapping[str, Any]) -> int | None:
+        """The payload's prompt length in tokens (None where it cannot be told: a chat for a
+        tokenizer without a chat template)."""
+        if payload["kind"] == "chat":
+            try:
+                ids = self.tokenizer.apply_chat_template([dict(m) for m in payload["messages"]],
+                                                         add_generation_prompt=True, tokenize=True)
+            except (ValueError, TypeError, KeyError):
+                return None
+            return len(ids["input_ids"] if isinstance(ids, Mapping) else ids)
+        return len(self.tokenizer(payload["prompt"])["input_ids"])
+
+    def overflow(self, payload: Mapping[str, Any]) -> str | None:
+        """Why the payload cannot fit (its prompt and `max_tokens` exceed the limit), or None."""
+        prompt = self.prompt_tokens(payload)
+        if prompt is None or prompt + payload["max_tokens"] <= self.limit:
+            return None
+        return (f"the prompt's {prompt} tokens and max_tokens {payload['max_tokens']} exceed the model's context of "
+                f"{self.limit} tokens ({self.where}); it was not sent")
+
+
+def context_window_of(checkpoint: Any) -> ContextWindow | None:
+    """The context window of a Hugging Face checkpoint folder (None where its config names none)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(checkpoint)
+    for name in CONTEXT_FIELDS:
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+            return ContextWindow(value, f"{name} of {checkpoint}/config.json", tokenizer)
+    return None
+
+
 class Model(Protocol):
     @property
     def identity(self) -> ModelIdentity: ...
@@ -90,6 +137,11 @@ class Model(Protocol):
 
     def model_config(self) -> Any:
         """The model's Hugging Face config (loaded without starting the engine)."""
+        ...
+
+    def context_window(self) -> ContextWindow | None:
+        """The model's context length and tokenizer, where both can be had without starting the
+        engine (None: unknown; an over-long prompt is then refused by the server, if at all)."""
         ...
 
 

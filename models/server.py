@@ -1,8 +1,10 @@
 """Start a model server for a checkpoint and stop it cleanly.
 
 `vllm serve` where vLLM and a CUDA GPU are present, otherwise `transformers serve` (same
-OpenAI-compatible protocol, on the CPU). The server runs as a child in its own process group,
-its output goes to a log file, and it is ready when `GET /health` answers 200.
+OpenAI-compatible protocol, on the CPU). The server runs under a watchdog (`jeval.models.watchdog`)
+in its own session, so that the server and every process it starts (vLLM's engine and workers) end
+when `stop()` is called *and* when jeval dies in any way, SIGKILL included. Its output goes to a
+log file, and it is ready when `GET /health` answers 200.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Literal
 import httpx
 
 from jeval.errors import JevalError
+from jeval.models.watchdog import SAY_PREFIX, SWEEP_S, spawn
 
 Engine = Literal["auto", "vllm", "transformers"]
 
@@ -72,6 +75,8 @@ class ServeConfig:
     log_dir: Path = Path("results/logs")
     extra_args: tuple[str, ...] = ()
     startup_timeout_s: float = 900.0
+    stop_grace_s: float = 15.0
+    """Between SIGTERM and SIGKILL when the server is stopped (or jeval is gone)."""
 
 
 @dataclass
@@ -118,17 +123,13 @@ class ModelServer:
         hub_cache.mkdir(parents=True, exist_ok=True)  # transformers serve's /v1/models fails without it
         env["HF_HUB_CACHE"] = str(hub_cache)
         env.setdefault("HF_HUB_OFFLINE", "1")
+        if not os.access(self.command[0], os.X_OK):
+            raise JevalError(
+                f"cannot start {self.engine} serve: {self.command[0]} not found "
+                "(install jeval with its dependencies: pip install jeval)"
+            )
         with self.log_path.open("ab") as log:
-            try:
-                self._process = subprocess.Popen(
-                    self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    env=env, start_new_session=True,
-                )
-            except FileNotFoundError:
-                raise JevalError(
-                    f"cannot start {self.engine} serve: {self.command[0]} not found "
-                    "(install jeval with its dependencies: pip install jeval)"
-                ) from None
+            self._process = spawn(self.command, log=log, env=env, grace_s=self.config.stop_grace_s)
         self._wait_ready()
         return self
 
@@ -161,25 +162,26 @@ class ModelServer:
 
     def log_tail(self) -> str:
         try:
-            lines = [ln.strip() for ln in self.log_path.read_text(errors="replace").splitlines() if ln.strip()]
+            lines = [ln.strip() for ln in self.log_path.read_text(errors="replace").splitlines()
+                     if ln.strip() and not ln.startswith(SAY_PREFIX)]  # the server's own last word
         except OSError:
             return ""
         return lines[-1][:300] if lines else "(empty log)"
 
-    def stop(self, grace_s: float = 15.0) -> None:
-        """SIGTERM to the server's process group, then SIGKILL if it has not gone after `grace_s`."""
+    def stop(self) -> None:
+        """Ask the watchdog to end the server's process tree (SIGTERM, then SIGKILL after the
+        config's `stop_grace_s`) and wait until it has. Should the watchdog itself hang, it is
+        killed, and the server with it (its parent-death signal)."""
         proc, self._process = self._process, None
         if proc is None:
             return
         if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
             try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=grace_s)
+                proc.wait(timeout=self.config.stop_grace_s + SWEEP_S + 5.0)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                proc.kill()
                 proc.wait()
-            except ProcessLookupError:
-                pass
         self.returncode = proc.returncode
 
     def describe(self) -> dict:

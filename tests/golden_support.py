@@ -57,10 +57,11 @@ def scripted_tokens(text: str) -> int:
     return len(text)
 
 
-def build_fixed_checkpoint(folder, seed: int = 0) -> None:
+def build_fixed_checkpoint(folder, seed: int = 0, context: int = 128) -> None:
     """A tiny Llama with seeded random weights and a byte-level tokenizer needing no training:
     the same files on every machine, for comparisons that need a real forward pass (perplexity),
-    and different weights for each seed."""
+    and different weights for each seed. `context` is its declared context length (prompts longer
+    than it are refused before they are sent: few-shot Japanese prompts in bytes need thousands)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -71,9 +72,9 @@ def build_fixed_checkpoint(folder, seed: int = 0) -> None:
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     backend.decoder = decoders.ByteLevel()
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>",
-                                        model_max_length=128)
+                                        model_max_length=context)
     config = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=context,
                          bos_token_id=0, eos_token_id=1, tie_word_embeddings=False)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config).to(torch.float32)
@@ -121,3 +122,6 @@ class ScriptedModel:
 
     def model_config(self):
         raise AssertionError("the scripted model has no config")
+
+    def context_window(self):
+        return None

@@ -5,12 +5,22 @@ from __future__ import annotations
 import json
 import math
 import random
+import time
 
 import numpy as np
 import pytest
 
-from jeval.arena.battles import Battle, Selection, read_battles_jsonl, select, usable, write_battles_jsonl
+from jeval.arena.battles import (
+    MAX_WEIGHT,
+    Battle,
+    Selection,
+    read_battles_jsonl,
+    select,
+    usable,
+    write_battles_jsonl,
+)
 from jeval.arena.ratings import (
+    EXACT_REPEATS,
     Cells,
     Leaderboard,
     RatingOptions,
@@ -26,6 +36,7 @@ from jeval.arena.ratings import (
     predicted_win_rates,
     rank_by_intervals,
     ranks,
+    repeated_update,
     to_rating,
     win_rate_matrix,
 )
@@ -426,3 +437,103 @@ def test_usable_drops_flagged_and_named_but_keeps_both_bad_as_a_tie():
     assert usable(data, include_named=True) == [data[0], data[2]]
     assert bradley_terry([*usable(data), Battle("x", "y", "model_a")], l2=0)["x"] == pytest.approx(
         1000 + 200 * math.log10(3))
+
+
+# Battle weights: bounded, and an online Elo that takes a weight in O(1).
+
+def exact_repeats(ra: float, rb: float, score: float, n: int, k: float = 4.0) -> tuple[float, float]:
+    """n single Elo updates of one pair, one after the other (the reference for the closed form)."""
+    for _ in range(n):
+        expected_a = 1.0 / (1.0 + 10 ** ((rb - ra) / 400))
+        ra, rb = ra + k * (score - expected_a), rb + k * ((1.0 - score) - (1.0 - expected_a))
+    return ra, rb
+
+
+@pytest.mark.parametrize("weight, shown", [
+    ("1000000000000", "1000000000000"), ("1" + "0" * 400, "an integer of 401 digits"), ("1e400", "inf"),
+    ("NaN", "nan"), ("-Infinity", "-inf"), ("1.5", "1.5"), ("0", "0"), ("-2", "-2"), ('"3"', "'3'"),
+    ("true", "True"), ("1000001", "1000001"),
+])
+def test_a_weight_out_of_bounds_is_an_error_naming_file_and_line(tmp_path, weight, shown):
+    path = tmp_path / "battles.jsonl"
+    path.write_text('{"model_a": "x", "model_b": "y", "winner": "model_a"}\n'
+                    f'{{"model_a": "x", "model_b": "y", "winner": "tie", "weight": {weight}}}\n')
+    with pytest.raises(JevalError) as error:
+        read_battles_jsonl(path)
+    assert str(error.value) == (f"{path}:2: weight must be a positive integer no larger than {MAX_WEIGHT:,}, "
+                                f"got {shown}")
+
+
+def test_an_integer_too_long_to_read_is_an_error_not_a_traceback(tmp_path):
+    path = tmp_path / "battles.jsonl"
+    path.write_text('{"model_a": "x", "model_b": "y", "winner": "tie", "weight": ' + "9" * 5000 + "}\n")
+    with pytest.raises(JevalError, match=r"battles.jsonl:1: not usable JSON \(Exceeds the limit \(4300 digits\)"):
+        read_battles_jsonl(path)
+
+
+def test_battles_built_in_code_meet_the_same_bounds_and_the_error_names_the_battle():
+    data = [Battle("x", "y", "model_a", tstamp=1), Battle("y", "z", "tie", tstamp=2, weight=10**12)]
+    message = r"battle 2 \(y vs z, tstamp 2\): weight must be a positive integer no larger than 1,000,000"
+    for rate in (elo_online, bradley_terry, lambda b: compute(b, RatingOptions(bootstrap=0))):
+        with pytest.raises(JevalError, match=message):
+            rate(data)
+
+
+def test_the_largest_weight_rates_in_well_under_a_second():
+    data = [Battle("x", "y", "model_a", tstamp=1, weight=MAX_WEIGHT), Battle("y", "x", "tie", tstamp=2, weight=3),
+            Battle("z", "x", "model_a", tstamp=3, weight=MAX_WEIGHT), Battle("y", "z", "model_b", tstamp=4)]
+    started = time.perf_counter()
+    report = compute(data, RatingOptions(bootstrap=100))
+    assert time.perf_counter() - started < 1.0
+    elo = {r.model: r.elo for r in report.rows}
+    assert all(math.isfinite(v) for v in elo.values()) and sum(elo.values()) == pytest.approx(3000)
+    assert report.battles == 4 and {r.model: r.battles for r in report.rows}["x"] == 2 * MAX_WEIGHT + 3
+
+
+def test_up_to_exact_repeats_a_weight_is_exactly_that_many_battles():
+    for weight in (2, 7, EXACT_REPEATS):
+        weighted = [Battle("x", "y", "model_a", tstamp=0), Battle("x", "y", "model_b", tstamp=1, weight=weight)]
+        repeated = [Battle("x", "y", "model_a", tstamp=0)] + [Battle("x", "y", "model_b", tstamp=1)] * weight
+        assert elo_online(weighted) == elo_online(repeated)
+
+
+@pytest.mark.parametrize("k, tolerance", [(4.0, 0.005), (32.0, 0.2)])
+def test_a_heavier_weight_follows_the_repeated_updates_closely(k, tolerance):
+    """The closed form against the loop it replaces, from level ratings and from big upsets."""
+    worst = 0.0
+    for n in (EXACT_REPEATS + 1, 40, 300, 3000):
+        for gap in range(-1600, 1601, 200):
+            for score in (0.0, 0.5, 1.0):
+                start = (1000 + gap / 2, 1000 - gap / 2)
+                closed = repeated_update(*start, score, n, k)
+                looped = exact_repeats(*start, score, n, k)
+                worst = max(worst, abs(closed[0] - looped[0]), abs(closed[1] - looped[1]))
+                assert closed[0] + closed[1] == pytest.approx(2000), "Elo updates keep the sum of the two ratings"
+    assert worst < tolerance
+
+
+def test_elo_k_must_keep_a_single_update_from_overshooting():
+    data = battles_of(("x", "y", "model_a", 1))
+    for k in (0.0, -4.0, 174.0, math.inf, math.nan):
+        with pytest.raises(JevalError, match=r"Elo K must be above 0 and below 173.7"):
+            elo_online(data, k=k)
+    assert elo_online(data, k=173.0)["x"] == pytest.approx(1000 + 173.0 / 2)
+
+
+def test_jeval_arena_ratings_refuses_a_huge_weight_at_once_and_rates_the_largest_valid_one(tmp_path):
+    from conftest import error_lines, jeval
+
+    path = tmp_path / "battles.jsonl"
+    rows = [{"model_a": "x", "model_b": "y", "winner": "model_a", "tstamp": 1, "weight": 10**12},
+            {"model_a": "y", "model_b": "x", "winner": "tie", "tstamp": 2}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    proc = jeval("arena", "ratings", "--battles", path, timeout=60)
+    assert proc.returncode == 2
+    assert error_lines(proc) == [f"jeval: error: {path}:1: weight must be a positive integer no larger than "
+                                 f"1,000,000, got 1000000000000"]
+    rows[0]["weight"] = MAX_WEIGHT
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    proc = jeval("arena", "ratings", "--battles", path, "--format", "json", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert {m["model"]: m["battles"] for m in report["models"]} == {"x": MAX_WEIGHT + 1, "y": MAX_WEIGHT + 1}

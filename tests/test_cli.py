@@ -66,7 +66,7 @@ def test_malformed_prepared_file_names_the_file(prepared, tmp_path):
                  "--data-dir", prepared, "--cache", tmp_path / "c.sqlite")
     assert proc.returncode == 2
     [line] = error_lines(proc)
-    assert str(test_file) in line and "not valid JSON" in line
+    assert str(test_file) in line and "changed after `jeval data prepare`" in line and "prepare it again" in line
 
 
 def test_both_model_and_base_url_is_an_error(tmp_path):

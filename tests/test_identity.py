@@ -37,9 +37,9 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("ckpts")
     found = {"a": root / "run1" / "tiny", "b": root / "run2" / "tiny", "ja": root / "日本語 モデル",
              "copy": root / "copy-of-a"}
-    build_fixed_checkpoint(found["a"], seed=1)
-    build_fixed_checkpoint(found["b"], seed=2)
-    build_fixed_checkpoint(found["ja"], seed=3)
+    build_fixed_checkpoint(found["a"], seed=1, context=4096)
+    build_fixed_checkpoint(found["b"], seed=2, context=4096)
+    build_fixed_checkpoint(found["ja"], seed=3, context=4096)
     shutil.copytree(found["a"], found["copy"])
     return found
 

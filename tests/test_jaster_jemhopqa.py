@@ -48,7 +48,8 @@ def test_instruction_length_and_metrics_come_from_the_llm_jp_eval_processor(jast
     assert test["instruction"].startswith("質問に短く答えてください。")
     manifest = json.loads((tmp_path / "data" / "jemhopqa" / "manifest.json").read_text())
     pins = {s["url"].rsplit("/", 1)[1]: s["pinned_sha256"] for s in manifest["sources"]}
-    assert pins["train.json"] is None and pins["dev.json"] is None
+    assert pins["train.json"] == "c64392b4087299bcfaa02fe2584128b5dc50fe5ea83e1bd600cadfc984669e65"
+    assert pins["dev.json"] == "2f3b8a518ca3051fc002f343ba3c26f6f3be902464061b43c30c5a1d37a9269a"
 
 
 def test_a_question_without_answer_is_an_error_naming_file_and_record(jaster_mirror, tmp_path):

@@ -60,4 +60,5 @@ def test_a_file_that_is_not_an_archive_is_an_error(jaster_mirror, tmp_path):
     proc = jeval("data", "prepare", "mmlu_en", "--mirror", url, "--data-dir", tmp_path / "data")
     assert proc.returncode == 2
     [line] = [x for x in error_lines(proc) if x.startswith("jeval:")]
-    assert "data.tar: not a readable tar archive" in line
+    assert "data.tar is not a usable copy of" in line and "it is not readable as tar" in line
+    assert not (tmp_path / "data" / "raw" / ARCHIVE).exists()

@@ -10,6 +10,7 @@ import pytest
 from conftest import jeval
 
 from jeval.judges.aggregate import summarize_pairwise, summarize_single
+from jeval.judges.coverage import CoverageRule, expected_judgments, why_incomplete
 from jeval.judges.pairwise import STRONG_WEIGHT, combine, pairs
 from jeval.judges.rescore import rescore
 
@@ -88,7 +89,8 @@ def test_pairwise_summary_weights_battles_and_counts_ties_half():
         {"model_a": "x", "model_b": "y", "winner": "tie"},
         {"model_a": "x", "model_b": "y", "winner": "model_b", "weight": 1},
     ]
-    records = [{"failure": None, "inconsistent": True}, {"failure": "game 2: no_verdict: none"}]
+    records = [{"failure": None, "inconsistent": True, "category": "writing"},
+               {"failure": "game 2: no_verdict: none", "category": "math"}]
     s = summarize_pairwise(records, battles)
     assert s["models"]["x"] == {"win": 3, "loss": 1, "tie": 1, "win_rate": 0.6, "win_rate_adjusted": 0.7}
     assert s["models"]["y"]["win"] == 1 and s["models"]["y"]["loss"] == 3
@@ -121,3 +123,30 @@ def test_rescore_cli_reports_counts_and_rejects_other_files(tmp_path):
     proc = jeval("judge", "rescore", "--judgments", other)
     assert proc.returncode == 2
     assert "votes.jsonl:1: not a judgment record" in proc.stderr
+
+
+def test_coverage_counts_failures_by_reason_and_questions_left_unanswered():
+    """A model that answered one of two questions per category, judged twice each (two repeats):
+    8 judgments are called for, 4 were asked, 3 gave a verdict."""
+    records = [rec(1, "writing", 1, 8, repeat=0), rec(1, "writing", 1, 6, repeat=1),
+               rec(2, "math", 1, 4, repeat=0), rec(2, "math", 1, 0, repeat=1, failure="planted")]
+    expected = expected_judgments([("writing", 2), ("writing", 2), ("math", 2), ("math", 2)], (1,), 2)
+    assert expected == {"writing": 4, "math": 4}
+    cov = summarize_single(records, 2, CoverageRule(min_share=0.3), expected)["m"]["coverage"]
+    assert (cov["expected"], cov["judged"], cov["failed"], cov["unanswered"]) == (8, 3, 1, 4)
+    assert cov["failure_reasons"] == {"planted": 1} and cov["share"] == 3 / 8
+    assert cov["categories"] == {"writing": {"expected": 4, "judged": 2, "share": 0.5, "complete": True},
+                                 "math": {"expected": 4, "judged": 1, "share": 0.25, "complete": False}}
+    assert cov["complete"] is True and cov["categories_missing"] == []
+    assert cov["summary"] == "3 of 8 judged (38%), 2 of 2 categories; not judged: planted 1, unanswered 4"
+    strict = summarize_single(records, 2, expected=expected)["m"]["coverage"]
+    assert strict["complete"] is False and why_incomplete(strict) == "below 95% judged"
+
+
+def test_a_category_without_any_verdict_makes_the_score_incomplete_whatever_the_share():
+    records = [rec(i, "writing", 1, 7) for i in range(99)] + [rec(99, "math", 1, 0, failure="no_verdict")]
+    cov = summarize_single(records, 1, CoverageRule(min_share=0.9))["m"]["coverage"]
+    assert cov["share"] == 0.99 and cov["categories_missing"] == ["math"] and cov["complete"] is False
+    assert why_incomplete(cov) == "no verdict in math"
+    lenient = summarize_single(records, 1, CoverageRule(min_share=0.9, every_category=False))["m"]["coverage"]
+    assert lenient["complete"] is True and why_incomplete(lenient) == ""

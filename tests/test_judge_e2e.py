@@ -1,7 +1,9 @@
 """End to end against real servers: the tiny checkpoint served by `transformers serve` answers
-Japanese MT-Bench, the same checkpoint served a second time judges. Its verdicts are mostly
-unreadable: they are recorded as failures with the judge's text, the run completes, and a second
-run sends the judge nothing. Proxies in front of both servers count what is sent."""
+Japanese MT-Bench, the same checkpoint served a second time judges. Its verdicts are mostly (as a
+rule all) unreadable: they are recorded as failures with the judge's text, the run writes its
+files, and a second run sends the judge nothing. A run in which every judgment failed has no score
+and ends with one error line (exit 2); one with any readable verdict exits 0 with its score marked
+incomplete. Proxies in front of both servers count what is sent."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import JEVAL, Proxy, jeval, start_jeval_serve, stop
+from conftest import JEVAL, Proxy, error_lines, jeval, start_jeval_serve, stop
 
 from jeval.results import safe_name
 
@@ -53,6 +55,21 @@ def judge_args(judge_server, proxy_url, data_dir, tmp_path, *answers):
     return args
 
 
+def finished(proc: subprocess.CompletedProcess, folder: Path, judgments: int) -> list[dict]:
+    """The run wrote its files and ended as the tiny judge's verdicts decide: exit 0 where any was
+    readable, else exit 2 with one line saying every judgment failed. Its judgment records."""
+    assert (folder / "results.json").exists(), proc.stderr[-2000:]
+    records = [json.loads(x) for x in (folder / "judgments.jsonl").read_text().splitlines()]
+    if any(r["failure"] is None for r in records):
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    else:
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        [line] = [line for line in error_lines(proc) if line.startswith("jeval:")]
+        assert line.startswith(f"jeval: error: every one of the {judgments} judgments failed (")
+        assert "Traceback" not in proc.stderr
+    return records
+
+
 def test_generation_writes_both_turns_in_fastchats_answer_format(answered, jmt_data):
     run_dir, proxy = answered
     sent = chats(proxy)
@@ -87,17 +104,20 @@ def test_single_grading_records_unreadable_verdicts_and_a_second_run_sends_nothi
     proxy = make_proxy(judge_server.base_url)
     args = ["judge", "single", *judge_args(judge_server, proxy.url, jmt_data, tmp_path, run_dir)]
     proc = jeval(*args, "--run-id", "first")
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    folder = tmp_path / "judged" / f"single-{safe_name(judge_server.model_id)}-jeval-ja-v1"
+    records = finished(proc, folder / "first", 2 * N_QUESTIONS)
     assert len(chats(proxy)) == 2 * N_QUESTIONS
     assert all(r["temperature"] == 0.0 and r["max_tokens"] == 48 for r in chats(proxy))
 
-    folder = tmp_path / "judged" / f"single-{safe_name(judge_server.model_id)}-jeval-ja-v1"
     results = json.loads((folder / "first" / "results.json").read_text())
-    records = [json.loads(x) for x in (folder / "first" / "judgments.jsonl").read_text().splitlines()]
     assert results["prompt_set"]["name"] == "jeval-ja-v1" and results["judge"]["model"] == judge_server.model_id
     assert results["judgments"] == len(records) == 2 * N_QUESTIONS
     failed = [r for r in records if r["failure"] is not None]
     assert results["failures"] == len(failed) == results["scores"]["tiny"]["failures"]
+    coverage = results["scores"]["tiny"]["coverage"]
+    assert (coverage["expected"], coverage["judged"], coverage["failed"]) == (2 * N_QUESTIONS, 2 * N_QUESTIONS
+                                                                              - len(failed), len(failed))
+    assert coverage["complete"] is (not failed)
     assert all(isinstance(r["judgment"], str) and r["score"] == -1 for r in failed)
     assert all(r["failure"] in ("empty", "no_verdict", "out_of_range", "conflicting") for r in failed)
     prompts = {(r["category"], r["turn"]): r["judge"][1] for r in records}
@@ -114,14 +134,15 @@ def test_single_grading_records_unreadable_verdicts_and_a_second_run_sends_nothi
     assert results["requests"]["tokens"]["prompt"] > 0
 
     again = jeval(*args, "--run-id", "second")
-    assert again.returncode == 0, again.stderr[-2000:]
+    finished(again, folder / "second", 2 * N_QUESTIONS)
+    assert again.returncode == proc.returncode
     assert len(chats(proxy)) == 2 * N_QUESTIONS
     second = json.loads((folder / "second" / "results.json").read_text())
     assert second["requests"]["sent"] == 0 and second["requests"]["from_cache"] == 2 * N_QUESTIONS
     assert second["scores"] == results["scores"]
 
     retried = jeval(*args, "--run-id", "third", "--retry-failures")
-    assert retried.returncode == 0, retried.stderr[-2000:]
+    finished(retried, folder / "third", 2 * N_QUESTIONS)
     assert len(chats(proxy)) == 2 * N_QUESTIONS + len(failed)
     third = json.loads((folder / "third" / "results.json").read_text())
     assert third["requests"]["retried_failures"] == len(failed)
@@ -133,11 +154,10 @@ def test_pairwise_judges_both_orders_and_writes_battles(answered, judge_server, 
     args = ["judge", "pairwise", *judge_args(judge_server, proxy.url, jmt_data, tmp_path, run_dir, FIXTURE_ANSWERS),
             "--turns", "1", "--run-id", "p"]
     proc = jeval(*args)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    folder = tmp_path / "judged" / f"pairwise-{safe_name(judge_server.model_id)}-jeval-ja-v1" / "p"
+    records = finished(proc, folder, N_QUESTIONS)
     sent = chats(proxy)
     assert len(sent) == 2 * N_QUESTIONS
-    folder = tmp_path / "judged" / f"pairwise-{safe_name(judge_server.model_id)}-jeval-ja-v1" / "p"
-    records = [json.loads(x) for x in (folder / "judgments.jsonl").read_text().splitlines()]
     assert len(records) == N_QUESTIONS
     for r in records:
         assert (r["model_1"], r["model_2"]) == ("tiny", "helper-7b")
@@ -147,11 +167,12 @@ def test_pairwise_judges_both_orders_and_writes_battles(answered, judge_server, 
     results = json.loads((folder / "results.json").read_text())
     assert results["pairwise"]["battles"] == len(battles)
     assert results["pairwise"]["failures"] + len(battles) == N_QUESTIONS
+    assert results["pairwise"]["coverage"]["judged"] == len(battles)
     for b in battles:
         assert b["winner"] in ("model_a", "model_b", "tie") and b["source"] == "judge"
         assert {b["model_a"], b["model_b"]} == {"tiny", "helper-7b"} and isinstance(b["tstamp"], float)
     again = jeval(*args[:-1], "p2")
-    assert again.returncode == 0 and len(chats(proxy)) == 2 * N_QUESTIONS
+    assert again.returncode == proc.returncode and len(chats(proxy)) == 2 * N_QUESTIONS
 
 
 def cached_rows(path: Path) -> int:
@@ -176,8 +197,9 @@ def test_killed_judging_run_resumes_without_asking_twice(answered, judge_server,
     done = cached_rows(cache)
     assert 3 <= done < 2 * N_QUESTIONS
     sent_before = len(chats(proxy))
-    second = jeval(*args)
-    assert second.returncode == 0, second.stderr[-2000:]
+    second = jeval(*args, "--run-id", "second")
+    finished(second, tmp_path / "judged" / f"single-{safe_name(judge_server.model_id)}-jeval-ja-v1" / "second",
+             2 * N_QUESTIONS)
     sent_after = len(chats(proxy)) - sent_before
     assert sent_after == 2 * N_QUESTIONS - done
     assert cached_rows(cache) == 2 * N_QUESTIONS
@@ -190,16 +212,14 @@ def test_a_judge_request_that_keeps_failing_is_a_recorded_failure_and_is_asked_a
     args = ["judge", "single", *judge_args(judge_server, proxy.url, jmt_data, tmp_path, run_dir),
             "--concurrency", "1", "--max-retries", "1", "--turns", "1"]
     proc = jeval(*args, "--run-id", "a")
-    assert proc.returncode == 0, proc.stderr[-2000:]
     folder = tmp_path / "judged" / f"single-{safe_name(judge_server.model_id)}-jeval-ja-v1"
-    records = [json.loads(x) for x in (folder / "a" / "judgments.jsonl").read_text().splitlines()]
+    records = finished(proc, folder / "a", N_QUESTIONS)
     errors = [r for r in records if r["failure"] == "request_error"]
     assert len(errors) == 1 and "InternalServerError" in errors[0]["failure_detail"] and errors[0]["judgment"] is None
     results = json.loads((folder / "a" / "results.json").read_text())
     assert results["requests"]["request_errors"] == 1 and results["requests"]["client_retries"] == 1
     before = len(chats(proxy))
     again = jeval(*args, "--run-id", "b")
-    assert again.returncode == 0
+    records = finished(again, folder / "b", N_QUESTIONS)
     assert len(chats(proxy)) - before == 1
-    records = [json.loads(x) for x in (folder / "b" / "judgments.jsonl").read_text().splitlines()]
     assert not [r for r in records if r["failure"] == "request_error"]

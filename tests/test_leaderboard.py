@@ -131,10 +131,10 @@ def test_json_cells_have_null_for_missing_best_flags_and_sources(fixture, capsys
     assert [r["model"] for r in data["rows"]] == ["alpha", "delta"]
     assert data["notes"][-1] == "Left out, no result in the columns shown: beta, gamma."
     mgsm, xlsum = (c["key"] for c in data["columns"])
-    assert rows["alpha"][mgsm] == {"value": 40.0, "best": True, "notes": [],
+    assert rows["alpha"][mgsm] == {"value": 40.0, "best": True, "incomplete": False, "notes": [],
                                    "source": str(fixture / "results" / "alpha" / "r-alpha" / "results.json"),
                                    "run_id": "r-alpha"}
-    assert rows["alpha"][xlsum] == {"value": None, "best": False, "notes": []}
+    assert rows["alpha"][xlsum] == {"value": None, "best": False, "incomplete": False, "notes": []}
     assert rows["delta"][mgsm]["value"] == pytest.approx(30.0) and rows["delta"][mgsm]["run_id"] == "r-delta-new"
     assert rows["delta"][xlsum]["run_id"] == "r-delta-old"
 

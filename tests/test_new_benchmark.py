@@ -106,7 +106,7 @@ def test_it_prepares_runs_and_appears_in_the_leaderboard(installed, tmp_path):
     assert prepared.returncode == 0, prepared.stderr
 
     checkpoint = tmp_path / "ckpt"
-    build_fixed_checkpoint(checkpoint)
+    build_fixed_checkpoint(checkpoint, context=4096)
     ran = jeval(env, "run", "--model", checkpoint, "--backend", "local", "--tasks", "toy_qa", "--output",
                 tmp_path / "results", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr[-3000:]

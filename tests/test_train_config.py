@@ -10,7 +10,7 @@ from conftest import error_lines, jeval
 from train_support import EXAMPLES
 
 from jeval.errors import JevalError
-from jeval.models.train.config import load_config
+from jeval.models.train.config import from_dict, load_config
 from jeval.models.train.presets import preset, with_max_steps
 
 
@@ -47,6 +47,68 @@ def test_a_bad_config_is_a_clear_error_and_nothing_is_written(tmp_path, change, 
     lines = error_lines(proc)
     assert len(lines) == 1 and lines[0].startswith(f"jeval: error: {message}"), lines
     assert not out.exists()
+
+
+def _set(path: str, value):
+    """A change to the example config: `value` at the dotted `path` (`stages.0.steps`)."""
+    def change(config: dict) -> None:
+        *parents, last = path.split(".")
+        node = config
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[int(last) if isinstance(node, list) else last] = value
+    return change
+
+
+@pytest.mark.parametrize("path, value, message", [
+    ("optim.lr", "fast", "optim.lr: expected a number > 0, got the string 'fast'"),
+    ("optim.batch_size", "16", "optim.batch_size: expected an integer >= 1, got the string '16'"),
+    ("optim", [256, 16], "optim: expected a mapping (key: value lines), got a list"),
+    ("stages.0.mixture", ["ja_web", "en_web"],
+     "stages[0].mixture: expected a mapping of strings to numbers >= 0, got a list"),
+    ("stages.0.steps", 0, "stages[0].steps: expected an integer >= 1, got 0"),
+    ("stages.1.steps", -20, "stages[1].steps: expected an integer >= 1, got -20"),
+    ("save_every", -1, "save_every: expected an integer >= 0, got -1"),
+    ("model.init", True, "model.init: expected a path (a string), got true"),
+    ("sources.en_web.path", False, "sources.en_web.path: expected a path (a string) or a list of paths, got false"),
+    ("tokenizer.mecab", "yes", "tokenizer.mecab: expected true or false, got the string 'yes'"),
+    ("optim.beta2", 1.5, "optim.beta2: expected a number from 0 up to, not including, 1, got 1.5"),
+    ("seed", 2.5, "seed: expected an integer from 0 to 4294967295, got 2.5"),
+])
+def test_a_value_of_the_wrong_type_or_range_is_one_error_naming_the_key_before_anything_is_created(
+        tmp_path, path, value, message):
+    config = absolute(base())
+    _set(path, value)(config)
+    out = tmp_path / "out"
+    proc = jeval("train", "--config", write(tmp_path, config), "--out", out, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert error_lines(proc) == [f"jeval: error: {message}"]
+    assert not out.exists()
+
+
+def test_wrong_types_are_refused_in_process_too_and_yaml_exponents_are_numbers(tmp_path):
+    config = absolute(base())
+    config["optim"]["lr"] = 1  # an integer where a number is expected is that number
+    assert from_dict(config).optim.lr == 1.0
+    path = write(tmp_path, config)
+    path.write_text(path.read_text().replace("lr: 1", "lr: 3e-3"))  # a string to PyYAML (YAML 1.1)
+    assert load_config(path).optim.lr == 0.003
+    path.write_text(path.read_text().replace("lr: 3e-3", "lr: '3e-3'"))  # quoted: a string
+    with pytest.raises(JevalError, match=r"optim.lr: expected a number > 0, got the string '3e-3'"):
+        load_config(path)
+    with pytest.raises(JevalError, match=r"optim.lr: expected a number > 0, got nan"):
+        from_dict({**config, "optim": {"lr": float("nan")}})
+    with pytest.raises(JevalError, match=r"stages\[0\] \(general\): needs steps"):
+        from_dict({**config, "stages": [{"name": "general", "mixture": {"ja_web": 1.0}}]})
+
+
+def test_presets_and_command_line_overrides_meet_the_same_bounds():
+    from jeval.models.train.config import with_overrides
+
+    with pytest.raises(JevalError, match=r"^seed: expected an integer from 0 to 4294967295, got -1$"):
+        with_overrides(preset("tiny"), seed=-1)
+    with pytest.raises(JevalError, match=r"^save_every: expected an integer >= 0, got -3$"):
+        with_overrides(preset("tiny"), save_every=-3)
 
 
 def test_an_unknown_preset_is_a_clear_error(tmp_path):

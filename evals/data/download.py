@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import tempfile
 import urllib.error
 import urllib.request
@@ -20,7 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
+from jeval.data.validate import problem
 from jeval.errors import JevalError
 from jeval.io import atomic_write_json
 from jeval.task import Source, mirror_path
@@ -173,7 +174,7 @@ def fetch(source: Source, raw_dir: Path, mirror: Mirror, checkouts: Sequence[Che
         target = raw_dir / mirror_path(url)
         if _checkout_for(url, checkouts) is None and target.exists():
             found = sha256_file(target)
-            if not expected or found == expected:
+            if found == expected or (not expected and _still_good(target, found, url)):
                 return Fetched(target, _recorded_origin(target, found, source, mirror), found, url)
     tried: list[str] = []
     for url in source.urls:
@@ -217,6 +218,9 @@ def _download(source: Source, url: str, raw_dir: Path, mirror: Mirror, expected:
             _copy(where, out)
         got = sha256_file(tmp)
         if not expected:
+            why = problem(tmp, url)
+            if why is not None:
+                raise JevalError(f"{where} is not a usable copy of {url}: {why}; nothing was kept")
             log.debug("%s has no pinned checksum; kept with sha256 %s (recorded in the manifest)", url, got)
         elif got != expected:
             raise JevalError(
@@ -228,8 +232,27 @@ def _download(source: Source, url: str, raw_dir: Path, mirror: Mirror, expected:
         tmp.unlink(missing_ok=True)
     log.debug("downloaded %s", where)
     origin = _origin(source, mirror)
-    atomic_write_json(target.with_name(target.name + ORIGIN_SUFFIX), {"origin": origin, "from": where, "sha256": got})
+    atomic_write_json(target.with_name(target.name + ORIGIN_SUFFIX),
+                      {"origin": origin, "from": where, "sha256": got, "checked": not expected})
     return Fetched(target, origin, got, url)
+
+
+def _still_good(target: Path, sha256: str, url: str) -> bool:
+    """Whether an earlier, unpinned download may be used again: checked when it came (recorded
+    beside it), or passing the checks now; a copy that fails them is removed, to be fetched again."""
+    record_path = target.with_name(target.name + ORIGIN_SUFFIX)
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}
+    if isinstance(record, dict) and record.get("sha256") == sha256 and record.get("checked"):
+        return True
+    why = problem(target, url)
+    if why is None:
+        return True
+    log.warning("%s: the copy downloaded earlier is not usable (%s); fetching it again", url, why)
+    target.unlink()
+    return False
 
 
 def _copy(where: str, out: BinaryIO) -> None:
@@ -237,7 +260,14 @@ def _copy(where: str, out: BinaryIO) -> None:
         request = urllib.request.Request(where, headers={"User-Agent": "jeval"})
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                shutil.copyfileobj(response, out, 1 << 20)
+                kind = response.headers.get("Content-Type", "")
+                if "text/html" in kind and not urlsplit(where).path.endswith((".html", ".htm")):
+                    raise JevalError(f"{where} answered with an HTML page ({kind}), not the file; nothing was kept")
+                copied = _copy_counted(response, out)
+                length = response.headers.get("Content-Length")
+                if length is not None and length.isdigit() and int(length) != copied:
+                    raise JevalError(f"download of {where} was cut short ({copied} of {length} bytes); "
+                                     "nothing was kept")
         except urllib.error.HTTPError as e:
             if e.code in (404, 410):
                 raise _Absent(f"{where}: HTTP {e.code}") from None
@@ -250,9 +280,21 @@ def _copy(where: str, out: BinaryIO) -> None:
     else:
         try:
             with open(where, "rb") as f:
-                shutil.copyfileobj(f, out, 1 << 20)
+                _copy_counted(f, out)
         except FileNotFoundError:
             raise _Absent(f"the mirror has no file {where}") from None
+
+
+def _copy_counted(source: BinaryIO, out: BinaryIO) -> int:
+    """Bytes copied; a failed write (a full disk) is an error of its own, not a failed download."""
+    copied = 0
+    while block := source.read(1 << 20):
+        try:
+            out.write(block)
+        except OSError as e:
+            raise JevalError(f"cannot write the download to {getattr(out, 'name', 'disk')}: {e.strerror}") from None
+        copied += len(block)
+    return copied
 
 
 def _reason(e: Exception) -> str:

@@ -24,12 +24,22 @@ from jeval.task import ChoosesPromptText, ImportsPreprocessed, PrepareOptions, S
 MANIFEST = "manifest.json"
 
 
+def _prepared_files(task_dir: Path) -> list[Path]:
+    return sorted(p for p in task_dir.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
 def data_fingerprint(task_dir: Path) -> str:
     """SHA-256 over the prepared files' names and bytes (the manifest itself excluded)."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in task_dir.rglob("*") if p.is_file() and p.name != MANIFEST):
+    for path in _prepared_files(task_dir):
         digest.update(str(path.relative_to(task_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def file_checksums(task_dir: Path) -> dict[str, str]:
+    """Each prepared file's SHA-256 by its path in the task folder (to name what changed)."""
+    return {path.relative_to(task_dir).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in _prepared_files(task_dir)}
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,7 @@ def prepare_task(task: Task, data_dir: Path, mirror: Mirror, options: PrepareOpt
             "checksums_from_mirror": overridden,
             "preprocessed_from": str(preprocessed) if preprocessed is not None else None,
             "counts": counts,
+            "files": file_checksums(staging),
             "sources": [_source_record(s, fetched[s.url]) for s in sources if s.url in fetched],
             "missing_sources": [{"url": m.source.url, "lacks": m.source.optional, "tried": list(m.tried)}
                                 for m in missing],

@@ -10,7 +10,9 @@ applies one declared scale to all of them; arena cells keep the rating scale, an
 A run's cells belong to its model's fingerprint (`identity`): two models never merge because their
 names agree. Judge and arena cells know only a model's name and join the run of that name.
 A cell carries a data signature (data fingerprint and item count of every task behind it), so that
-a column mixing different data can be flagged.
+a column mixing different data can be flagged. A judge cell whose score stands on fewer judged items
+than its judge run's coverage rule asks is `incomplete`: it carries a note saying how many, and the
+table never shows it as a plain number, bolds it or ranks it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ KNOWN_GROUPS = ("combined", "jaster", "jaster_lenient", "jglue", "mgsm", "xlsum"
 """The order of groups in a table; groups of other tasks follow, alphabetically."""
 STANDIN_DATA = "scored on data from a mirror's stand-in files, not upstream's"
 UNVERIFIED_DATA = "scored on data that could not be checked against upstream (no pinned checksum)"
+INCOMPLETE_JUDGE = ("Incomplete judge score, marked (incomplete), never bold or ranked: fewer judgments gave a "
+                    "verdict than the judge run's coverage rule asks (by default 95% of the items and every "
+                    "category), so the mean stands on part of the benchmark only")
 
 __all__ = ["KNOWN_GROUPS", "LOWER_IS_BETTER", "Cell", "Column", "finite", "judge_cells", "run_cells"]
 
@@ -63,6 +68,8 @@ class Cell:
     notes: tuple[tuple[str, str], ...] = field(default=())
     identity: str = ""
     """The model's fingerprint where the record knows it (runs); empty for cells known by name."""
+    incomplete: bool = False
+    """The score stands on less of the benchmark than its rule asks (judge coverage)."""
 
 
 def _signature(tasks: Mapping[str, Mapping[str, Any]], names: tuple[str, ...]) -> str:
@@ -96,19 +103,30 @@ def run_cells(run: RunRecord, lenient: bool) -> list[Cell]:
     return out
 
 
+def _category_order(category: str) -> int:
+    """A category column's place: MT-Bench's order, other categories after (then by label). The same
+    for every model, whichever categories its run has: a column is one Column for all of them."""
+    known = MT_BENCH_CATEGORIES
+    return known.index(category) + 1 if category in known else len(known) + 1
+
+
 def judge_cells(record: JudgeRecord) -> list[Cell]:
     out = []
     for model, s in record.scores.items():
-        def add(label: str, value: Any, order: int, model: str = model, s: dict[str, Any] = s) -> None:
+        coverage = record.coverage.get(model)
+
+        def add(label: str, value: Any, order: int, complete: bool, detail: str, model: str = model,
+                s: dict[str, Any] = s) -> None:
             v = finite(value)
+            notes = () if complete else ((INCOMPLETE_JUDGE, f"{label} {detail}"),)
             out.append(Cell(model, Column(label, "mtbench", record.protocol, order=order),
                             None if v is None else v / 10.0, record.path, record.run_id, record.created,
-                            data=f"judged items:{s.get('n_items', '')}"))
+                            data=f"judged items:{s.get('n_items', '')}", notes=notes,
+                            incomplete=not complete))
 
-        add("MT-Bench", s.get("overall"), 0)
-        categories = s["categories"]
-        ordered = ([c for c in MT_BENCH_CATEGORIES if c in categories]
-                   + sorted(set(categories) - set(MT_BENCH_CATEGORIES)))
-        for i, category in enumerate(ordered, 1):
-            add(f"MT-Bench {category}", categories[category], i)
+        overall = (coverage.complete, coverage.summary) if coverage else (False, "coverage not recorded")
+        add("MT-Bench", s.get("overall"), 0, *overall)
+        for category, value in s["categories"].items():
+            shown = coverage.category(category) if coverage else overall
+            add(f"MT-Bench {category}", value, _category_order(category), *shown)
     return out

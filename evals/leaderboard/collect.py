@@ -2,9 +2,11 @@
 
 Every `*.json` file under a folder is looked at: a `jeval run` results.json becomes a RunRecord
 (read by jeval.schema, whatever version wrote it), a `jeval judge single` results.json a
-JudgeRecord. Anything else (malformed JSON, another tool's JSON, a pairwise judge run, an arena
-ratings file) is a Problem naming the file and why it was not counted; nothing is dropped
-without one.
+JudgeRecord, with each score's coverage (how much of the benchmark was judged and whether that
+meets the judge run's rule; results written before coverage was recorded get it derived from
+their failure counts, and a file with neither is read as incomplete). Anything else (malformed
+JSON, another tool's JSON, a pairwise judge run, an arena ratings file) is a Problem naming the
+file and why it was not counted; nothing is dropped without one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jeval.errors import JevalError
+from jeval.judges.coverage import DEFAULT_MIN_SHARE
 from jeval.schema import RunResults, check_run, number_or_none, read_run
 
 
@@ -35,6 +38,20 @@ RunRecord = RunResults
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """Whether a judged score (and each category's) stands on enough judged items, and in words how
+    many, e.g. "7 of 160 judged (4%), 4 of 8 categories; not judged: request_error 153"."""
+
+    complete: bool
+    summary: str
+    categories: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    """Per category: complete or not, and e.g. "2 of 20 judged"."""
+
+    def category(self, name: str) -> tuple[bool, str]:
+        return self.categories.get(name, (self.complete, self.summary))
+
+
+@dataclass(frozen=True)
 class JudgeRecord:
     """One single-answer `jeval judge` results.json: MT-Bench scores (1-10) per model."""
 
@@ -44,6 +61,7 @@ class JudgeRecord:
     judge: str
     prompt_set: str
     scores: dict[str, dict[str, Any]]
+    coverage: dict[str, Coverage] = field(default_factory=dict)
 
     @property
     def protocol(self) -> str:
@@ -56,6 +74,41 @@ class Collection:
     judgments: list[JudgeRecord] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     files_read: int = 0
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_coverage(model: str, cov: Any) -> str | None:
+    if not isinstance(cov, dict) or not isinstance(cov.get("complete"), bool) \
+            or not isinstance(cov.get("summary"), str):
+        return f"the coverage of {model!r} has no boolean `complete` or no `summary`"
+    categories = cov.get("categories", {})
+    if not isinstance(categories, dict) or not all(
+            isinstance(c, dict) and isinstance(c.get("complete"), bool) and _count(c.get("judged"))
+            and _count(c.get("expected")) for c in categories.values()):
+        return f"the coverage of {model!r} has malformed `categories`"
+    return None
+
+
+def read_coverage(scores: dict[str, Any]) -> Coverage:
+    """A model's coverage as recorded; derived from the failure counts for results written before
+    coverage was recorded (categories then unchecked); incomplete when neither is there."""
+    cov = scores.get("coverage")
+    if isinstance(cov, dict):
+        categories = {name: (c["complete"], f"{c['judged']} of {c['expected']} judged")
+                      for name, c in cov.get("categories", {}).items()}
+        return Coverage(cov["complete"], cov["summary"], categories)
+    judgments, failures = scores.get("judgments"), scores.get("failures")
+    if isinstance(judgments, int) and isinstance(failures, int) and _count(judgments) and _count(failures) \
+            and failures <= judgments and judgments > 0:
+        judged = judgments - failures
+        share = judged / judgments
+        return Coverage(share >= DEFAULT_MIN_SHARE - 1e-12,
+                        f"{judged} of {judgments} judged ({share:.0%}); categories not checked (results written "
+                        "before jeval recorded coverage)")
+    return Coverage(False, "coverage not recorded (no judgment or failure counts)")
 
 
 def _check_judge(data: dict[str, Any]) -> str | None:
@@ -74,6 +127,10 @@ def _check_judge(data: dict[str, Any]) -> str | None:
             return f"scores of {model!r} have no numeric `overall` or no `categories` object"
         if not all(number_or_none(v) for v in s["categories"].values()):
             return f"scores of {model!r} have a category score that is not a number"
+        if "coverage" in s:
+            why = _check_coverage(model, s["coverage"])
+            if why:
+                return why
     return None
 
 
@@ -95,8 +152,12 @@ def classify(path: Path, data: Any) -> RunRecord | JudgeRecord | Problem:
         why = _check_judge(data)
         if why:
             return Problem(path, f"malformed jeval judge results: {why}")
+        if all(s.get("overall") is None for s in data["scores"].values()):
+            return Problem(path, "a judge run without a score (no judgment gave a verdict; its judgments.jsonl "
+                                 "says why)")
         return JudgeRecord(path, path.parent.name, str(data.get("created", "")), data["judge"]["model"],
-                           data["prompt_set"]["name"], data["scores"])
+                           data["prompt_set"]["name"], data["scores"],
+                           {model: read_coverage(s) for model, s in data["scores"].items()})
     if isinstance(data.get("models"), list) and str(data.get("method", "")).startswith("bradley-terry"):
         return Problem(path, "an arena ratings file; give it with --arena to add arena columns")
     return Problem(path, "not a jeval run or judge results file (unknown JSON)")

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+import pandas as pd
 from scipy import stats
 
 from jeval.leaderboard.cells import LOWER_IS_BETTER
@@ -59,7 +60,7 @@ def correlate(board: Board) -> Correlation:
         for col in board.columns:
             if col.key == ref.key or col.kind not in (*SCORE_KINDS, "rating", "bits"):
                 continue
-            both = board.values[[ref.key, col.key]].dropna()
+            both = pd.concat([board.ranked(ref.key), board.ranked(col.key)], axis=1).dropna()
             n = len(both)
             rho = rho_p = tau = tau_p = None
             if n >= MIN_MODELS and both[ref.key].nunique() > 1 and both[col.key].nunique() > 1:
@@ -68,6 +69,8 @@ def correlate(board: Board) -> Correlation:
                 k = stats.kendalltau(both[ref.key], sign * both[col.key])
                 rho, rho_p, tau, tau_p = (_clean(r.statistic), _clean(r.pvalue), _clean(k.statistic), _clean(k.pvalue))
             pairs.append(Pair(ref.label, col.label, n, tuple(both.index), rho, rho_p, tau, tau_p))
+    if board.incomplete:
+        notes.append("Incomplete scores (marked on the leaderboard) are left out of the correlations.")
     if any(c.kind in LOWER_IS_BETTER for c in board.columns):
         notes.append("Lower-is-better columns (out of label set or format, bits per byte) are negated first, "
                      "so a positive value means agreement.")

@@ -1,7 +1,8 @@
 """The leaderboard as one self-contained static page: inline CSS and script, inline SVG figures,
 the correlation figure as PNG data; nothing is fetched, so it works offline and from file://.
 
-The table sorts on a header click (numbers by value, models by name; missing cells always last).
+The table sorts on a header click (numbers by value, models by name; missing cells always last,
+and incomplete scores with them: they are shown, marked, never ranked).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ th:first-child, td:first-child { text-align: left; }
 th[aria-sort="descending"]::after { content: " \\25BC"; } th[aria-sort="ascending"]::after { content: " \\25B2"; }
 td.best { font-weight: bold; background: #eef7ee; }
 td.missing { color: #999; }
+td.incomplete { color: #8a5a00; font-style: italic; background: #fff6e0; }
 sup { color: #666; font-size: 0.7em; }
 ol.notes { font-size: 0.8rem; color: #444; max-width: 70rem; }
 .figures { display: flex; flex-wrap: wrap; gap: 1rem; }
@@ -79,18 +81,28 @@ def _table(board: Board) -> str:
             value = board.value(model, c.key)
             text = cell_text(board, model, c)
             classes = []
+            title = ""
             if text == MISSING:
                 classes.append("missing")
+                value = None
+            elif board.is_incomplete(model, c.key):
+                classes.append("incomplete")
+                title = ' title="incomplete: see the note"'
                 value = None
             elif model in board.best.get(c.key, ()):
                 classes.append("best")
             data = "" if value is None else repr(round(value, 6))
             cls = f' class="{" ".join(classes)}"' if classes else ""
-            cells.append(f'<td data-value="{data}"{cls}>{escape(text)}'
+            cells.append(f'<td data-value="{data}"{cls}{title}>{escape(text)}'
                          f'{_marks(board.cell_marks.get((model, c.key), ()))}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return ('<div class="wrap"><table id="leaderboard"><thead><tr>' + "".join(head) + "</tr></thead><tbody>"
             + "".join(rows) + "</tbody></table></div>")
+
+
+def _radar_name(board: Board, model: str, columns: list[BoardColumn]) -> str:
+    """A model's name in a radar's legend, marked where any of its plotted scores is incomplete."""
+    return f"{model} (incomplete)" if any(board.is_incomplete(model, c.key) for c in columns) else model
 
 
 def _radars(board: Board) -> list[str]:
@@ -109,7 +121,7 @@ def _radars(board: Board) -> list[str]:
             continue
         prefix = "Jaster " if group == "jaster" else "MT-Bench "
         axes = [c.column.label.removeprefix(prefix) for c in columns]
-        series = {m: [board.value(m, c.key) for c in columns] for m in board.models
+        series = {_radar_name(board, m, columns): [board.value(m, c.key) for c in columns] for m in board.models
                   if any(board.value(m, c.key) is not None for c in columns)}
         title = f"{'Jaster' if group == 'jaster' else 'MT-Bench'} categories ({protocol})"
         out.append(f"<figure>{svg.radar(title, axes, series, float(board.scale))}"

@@ -4,6 +4,11 @@ Markdown: one table (best in bold, – for no result, [n] marks) followed by num
 CSV: plain numbers (empty for no result), then `#` lines with the best models and the notes,
 so that `pandas.read_csv(path, comment="#")` reads the table back.
 JSON: columns with their protocol, rows with every cell's value, best flag, notes and source.
+
+An incomplete score (see jeval.leaderboard.table) is never a plain number in any of them: Markdown
+and CSV write it as `61.25 (incomplete)` (so a CSV column holding one no longer reads as numbers),
+JSON gives `value: null` with `incomplete: true` and the number as `incomplete_value`; its note says
+how much was judged.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from jeval.leaderboard.cells import LOWER_IS_BETTER
 from jeval.leaderboard.table import Board, BoardColumn
 
 MISSING = "–"
+INCOMPLETE = "(incomplete)"
 
 
 def number(board: Board, column: BoardColumn, value: float | None) -> str:
@@ -37,7 +43,9 @@ def cell_text(board: Board, model: str, column: BoardColumn) -> str:
             return MISSING
         return f"{interval[0]:.1f}–{interval[1]:.1f}"
     text = number(board, column, board.value(model, column.key))
-    return text or MISSING
+    if not text:
+        return MISSING
+    return f"{text} {INCOMPLETE}" if board.is_incomplete(model, column.key) else text
 
 
 def markdown(board: Board) -> str:
@@ -70,7 +78,8 @@ def csv_text(board: Board) -> str:
                 interval = board.interval(model, c.key)
                 row += [f"{interval[0]:.1f}", f"{interval[1]:.1f}"] if interval else ["", ""]
             else:
-                row.append(number(board, c, board.value(model, c.key)))
+                text = number(board, c, board.value(model, c.key))
+                row.append(f"{text} {INCOMPLETE}" if text and board.is_incomplete(model, c.key) else text)
         writer.writerow(row)
     best = [f"{c.label}={', '.join(m for m in board.models if m in board.best[c.key])}"
             for c in board.columns if c.key in board.best]
@@ -91,8 +100,13 @@ def as_dict(board: Board) -> dict:
         cells = {}
         for c in board.columns:
             cell = board.cells.get((model, c.key))
-            entry: dict[str, Any] = {"value": board.value(model, c.key), "best": model in board.best.get(c.key, ()),
+            value = board.value(model, c.key)
+            incomplete = board.is_incomplete(model, c.key)
+            entry: dict[str, Any] = {"value": None if incomplete else value,
+                                     "best": model in board.best.get(c.key, ()), "incomplete": incomplete,
                                      "notes": list(board.cell_marks.get((model, c.key), ()))}
+            if incomplete:
+                entry["incomplete_value"] = value
             if c.kind == "interval":
                 interval = board.interval(model, c.key)
                 entry["lower"], entry["upper"] = interval if interval else (None, None)

@@ -4,7 +4,9 @@ protocol and few-shot count, one declared scale, best marks, combined scores and
 
 Nothing is filled in: a model without a result in a column has no value there (NaN in the frame,
 shown as missing). The only zeros that enter a number are those a protocol itself prescribes
-(llm-jp-eval's AVG), and those cells carry a note saying so.
+(llm-jp-eval's AVG), and those cells carry a note saying so. An incomplete score (a judge score
+below its coverage rule, and a combined score built on one) keeps its value but is never best,
+sorts after the complete ones and is left out of correlations; the renderers mark it.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ class Board:
     cell_marks: dict[tuple[str, str], tuple[int, ...]]
     notes: list[str]
     problems: list[Problem] = field(default_factory=list)
+    incomplete: set[tuple[str, str]] = field(default_factory=set)
+    """(model, column key) of the scores that stand on less of the benchmark than their rule asks."""
 
     def digits(self, kind: str) -> int:
         if kind in SCORE_KINDS:
@@ -88,6 +92,17 @@ class Board:
         v = self.values.at[model, key]
         return None if pd.isna(v) else float(v)
 
+    def is_incomplete(self, model: str, key: str) -> bool:
+        return (model, key) in self.incomplete
+
+    def ranked(self, key: str) -> pd.Series:
+        """A column's values that may be ranked or compared: incomplete ones are left out (NaN)."""
+        values = self.values[key].copy()
+        for model in values.index:
+            if (model, key) in self.incomplete:
+                values[model] = float("nan")
+        return values
+
     def interval(self, model: str, key: str) -> tuple[float, float] | None:
         cell = self.cells.get((model, key))
         if cell is None or cell.lower is None or cell.upper is None:
@@ -96,6 +111,17 @@ class Board:
 
     def column(self, label: str) -> BoardColumn:
         return next(c for c in self.columns if c.label == label)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A combined-score column: its values (0-1), the note giving its formula and the columns it is
+    computed from."""
+
+    column: Column
+    series: pd.Series
+    note: str
+    terms: tuple[str, ...]
 
 
 class Notes:
@@ -234,7 +260,7 @@ def _resolve(name: str, columns: list[Column], labels: dict[str, str], flag: str
 
 
 def _combined(frame: pd.DataFrame, columns: list[Column], labels: dict[str, str], options: TableOptions
-              ) -> tuple[list[tuple[Column, pd.Series, str]], list[str]]:
+              ) -> tuple[list[Derived], list[str]]:
     """Combined-score columns (on 0-1) with the note giving their formula, and notes on those
     that could not be computed."""
     out, absent = [], []
@@ -243,10 +269,10 @@ def _combined(frame: pd.DataFrame, columns: list[Column], labels: dict[str, str]
         mt = [c for c in columns if c.label == "MT-Bench"]
         if len(jaster) == 1 and len(mt) == 1:
             series = (frame[jaster[0].key] + frame[mt[0].key]) / 2
-            out.append((Column(NEJUMI, "combined", FORMULA, order=0), series,
-                        f"{NEJUMI} = (Jaster AVG + MT-Bench/10) / 2, Nejumi leaderboard style: computed on 0–1 with "
-                        "MT-Bench's 1–10 score divided by 10, shown on the table's scale; missing where either "
-                        "score is missing."))
+            out.append(Derived(Column(NEJUMI, "combined", FORMULA, order=0), series,
+                               f"{NEJUMI} = (Jaster AVG + MT-Bench/10) / 2, Nejumi leaderboard style: computed on "
+                               "0–1 with MT-Bench's 1–10 score divided by 10, shown on the table's scale; missing "
+                               "where either score is missing.", (jaster[0].key, mt[0].key)))
         else:
             why = ("there is no Jaster AVG" if not jaster else "there is no MT-Bench score" if not mt else
                    "Jaster AVG or MT-Bench is reported under several protocols (name the columns with --weights)")
@@ -260,9 +286,9 @@ def _combined(frame: pd.DataFrame, columns: list[Column], labels: dict[str, str]
         total = sum(w for _, w in terms)
         series = sum(frame[c.key] * w for c, w in terms) / total
         formula = " + ".join(f"{w:g}×{labels[c.key]}" for c, w in terms)
-        out.append((Column(WEIGHTED, "combined", FORMULA, order=1), series,
-                    f"{WEIGHTED} = ({formula}) / {total:g}, on the table's scale (MT-Bench as score/10); missing "
-                    "where any term is missing."))
+        out.append(Derived(Column(WEIGHTED, "combined", FORMULA, order=1), series,
+                           f"{WEIGHTED} = ({formula}) / {total:g}, on the table's scale (MT-Bench as score/10); "
+                           "missing where any term is missing.", tuple(c.key for c, _ in terms)))
     return out, absent
 
 
@@ -332,10 +358,13 @@ def build(found: Collection, arena: ArenaRatings | None = None, options: TableOp
                      key=_column_order)
     labels = _display_labels(columns)
     combined, absent = _combined(frame, columns, labels, options)
-    for column, series, _ in combined:
-        frame[column.key] = series
-        labels[column.key] = column.label
-    shown = _select([c for c, _, _ in combined] + columns, labels, options.columns)
+    for d in combined:
+        frame[d.column.key] = d.series
+        labels[d.column.key] = d.column.label
+    incomplete = {k for k, c in chosen.items() if c.incomplete}
+    built_on_incomplete = _built_on_incomplete(frame, combined, incomplete)
+    incomplete |= {(m, d.column.key) for d, ms in built_on_incomplete for m in ms}
+    shown = _select([d.column for d in combined] + columns, labels, options.columns)
     notes = Notes()
     notes.add(_scale_note(options.scale))
     by_group: dict[str, list[str]] = defaultdict(list)
@@ -351,9 +380,9 @@ def build(found: Collection, arena: ArenaRatings | None = None, options: TableOp
     for text in row_notes:
         notes.add(text)
     header_marks: dict[str, list[int]] = defaultdict(list)
-    for column, _, text in combined:
-        if column in shown:
-            header_marks[column.key].append(notes.add(text))
+    for d in combined:
+        if d.column in shown:
+            header_marks[d.column.key].append(notes.add(d.note))
     if not options.columns or "combined" in options.columns:
         for text in absent:
             notes.add(text)
@@ -389,6 +418,12 @@ def build(found: Collection, arena: ArenaRatings | None = None, options: TableOp
         mark = notes.add(f"{text}: " + "; ".join(f"{m} {d}" for m, _, d in entries) + ".")
         for m, key, _ in entries:
             cell_marks[(m, key)].append(mark)
+    for d, ms in built_on_incomplete:
+        if d.column in shown:
+            mark = notes.add(f"{d.column.label} is built on an incomplete score and is marked incomplete too: "
+                             f"{', '.join(ms)}.")
+            for m in ms:
+                cell_marks[(m, d.column.key)].append(mark)
     superseded = sum(superseded_by_key.get(c.key, 0) for c in shown)
     if superseded:
         notes.add(f"{superseded} older result(s) were superseded by the latest run of the same model, protocol and "
@@ -410,25 +445,48 @@ def build(found: Collection, arena: ArenaRatings | None = None, options: TableOp
     board_columns = [BoardColumn(c, labels[c.key], tuple(header_marks.get(c.key, ()))) for c in shown]
     sort_column = _sort_column(board_columns, options.sort, labels)
     if sort_column is not None:
-        ascending = sort_column.kind in LOWER_IS_BETTER
-        ordered = frame.assign(_model=frame.index).sort_values(
-            [sort_column.key, "_model"], ascending=[ascending, True], na_position="last", kind="mergesort")
-        models = list(ordered.index)
+        models = _sorted_models(frame, sort_column, incomplete)
     frame = frame.reindex(models)
     board = Board(options.scale, board_columns, models, frame, {}, {},
-                  {k: tuple(v) for k, v in cell_marks.items()}, notes.items, list(found.problems))
+                  {k: tuple(v) for k, v in cell_marks.items()}, notes.items, list(found.problems),
+                  {k for k in incomplete if k[1] in frame.columns and k[0] in models})
     board.cells = {k: v for k, v in chosen.items() if k[1] in frame.columns}
     board.best = _best(board)
     return board
 
 
+def _built_on_incomplete(frame: pd.DataFrame, combined: list[Derived], incomplete: set[tuple[str, str]]
+                         ) -> list[tuple[Derived, list[str]]]:
+    """Per combined column, the models whose combined score has an incomplete term."""
+    out = []
+    for d in combined:
+        models = [m for m in frame.index if pd.notna(frame.at[m, d.column.key])
+                  and any((m, t) in incomplete for t in d.terms)]
+        if models:
+            out.append((d, models))
+    return out
+
+
+def _sorted_models(frame: pd.DataFrame, column: BoardColumn, incomplete: set[tuple[str, str]]) -> list[str]:
+    """Rows by a column's value, best first; incomplete scores after the complete ones, then missing."""
+    ascending = column.kind in LOWER_IS_BETTER
+    keyed = frame.assign(_model=frame.index,
+                         _incomplete=[(m, column.key) in incomplete for m in frame.index])
+    ordered = keyed.sort_values([column.key, "_model"], ascending=[ascending, True], na_position="last",
+                                kind="mergesort")
+    ordered = ordered.sort_values("_incomplete", kind="mergesort")
+    missing = ordered[column.key].isna()
+    return list(ordered.index[~missing]) + list(ordered.index[missing])
+
+
 def _best(board: Board) -> dict[str, set[str]]:
-    """Per ranked column, the models whose shown (rounded) value is the best one."""
+    """Per ranked column, the models whose shown (rounded) value is the best one; an incomplete
+    score is never best."""
     best = {}
     for c in board.columns:
         if c.kind not in RANKED_KINDS:
             continue
-        rounded = board.values[c.key].round(board.digits(c.kind)).dropna()
+        rounded = board.ranked(c.key).round(board.digits(c.kind)).dropna()
         if not rounded.empty:
             target = rounded.min() if c.kind in LOWER_IS_BETTER else rounded.max()
             best[c.key] = set(rounded.index[rounded == target])

@@ -1,8 +1,10 @@
 """The training config: typed sections, loaded from YAML (or a preset) and validated up front.
 
-Everything a user can get wrong (a corpus that is not there, mixture ratios that do not sum to
-1, a stage naming an unknown source, an unknown key) is a `JevalError` raised by `load_config`,
-before any tokenizer or model is built.
+Everything a user can get wrong (a value of the wrong type or out of range, a corpus that is not
+there, mixture ratios that do not sum to 1, a stage naming an unknown source, an unknown key) is
+one `JevalError` naming the key, raised by `load_config` before anything is created or loaded.
+Types and ranges are declared on the fields (`Annotated[int, AT_LEAST_ONE]`, see `conform`) and
+checked for presets and command-line overrides too.
 """
 
 from __future__ import annotations
@@ -12,11 +14,25 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import yaml
 
 from jeval.errors import JevalError
+from jeval.models.train.conform import (
+    AT_LEAST_ONE,
+    BELOW_ONE,
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    Bound,
+    Yaml12Floats,
+    check_fields,
+    conform,
+    hints,
+    shown,
+)
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -47,21 +63,21 @@ class StageConfig:
     to share of tokens), with its own linear warm-up at the start of the stage."""
 
     name: str
-    steps: int
-    mixture: dict[str, float]
-    warmup_steps: int = 0
+    steps: Annotated[int, AT_LEAST_ONE]
+    mixture: dict[str, Annotated[float, NON_NEGATIVE]]
+    warmup_steps: Annotated[int, NON_NEGATIVE] = 0
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     init: str = "scratch"
     """`scratch` for a new Llama, or a Hugging Face checkpoint folder to continue from."""
-    hidden_size: int = 128
-    intermediate_size: int = 384
-    num_layers: int = 4
-    num_heads: int = 2
-    max_position_embeddings: int = 2048
-    init_std: float = 0.02
+    hidden_size: Annotated[int, AT_LEAST_ONE] = 128
+    intermediate_size: Annotated[int, AT_LEAST_ONE] = 384
+    num_layers: Annotated[int, AT_LEAST_ONE] = 4
+    num_heads: Annotated[int, AT_LEAST_ONE] = 2
+    max_position_embeddings: Annotated[int, AT_LEAST_ONE] = 2048
+    init_std: Annotated[float, POSITIVE] = 0.02
 
 
 @dataclass(frozen=True)
@@ -69,30 +85,31 @@ class TokenizerConfig:
     source: str = "auto"
     """`train` (SentencePiece BPE with byte fallback on the sources), a folder to reuse, or `auto`:
     the tokenizer of `model.init` when that is a checkpoint, else `train`."""
-    vocab_size: int = 4000
+    vocab_size: Annotated[int, AT_LEAST_ONE] = 4000
     mecab: bool = False
     """Pre-segment training text with MeCab (fugashi): no piece crosses a morpheme boundary."""
-    extend_vocab: int = 0
+    extend_vocab: Annotated[int, NON_NEGATIVE] = 0
     """With a reused tokenizer: learn up to this many new pieces from the sources and add them,
     initialising their embeddings from the old pieces they replace."""
 
 
 @dataclass(frozen=True)
 class OptimConfig:
-    seq_len: int = 256
-    batch_size: int = 16
-    grad_accum: int = 1
-    lr: float = 3e-3
-    min_lr_ratio: float = 0.1
+    seq_len: Annotated[int, Bound(8)] = 256
+    batch_size: Annotated[int, AT_LEAST_ONE] = 16
+    grad_accum: Annotated[int, AT_LEAST_ONE] = 1
+    lr: Annotated[float, POSITIVE] = 3e-3
+    min_lr_ratio: Annotated[float, FRACTION] = 0.1
     """The cosine schedule's floor, as a fraction of `lr`."""
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.95
-    max_grad_norm: float = 1.0
+    weight_decay: Annotated[float, NON_NEGATIVE] = 0.1
+    beta1: Annotated[float, BELOW_ONE] = 0.9
+    beta2: Annotated[float, BELOW_ONE] = 0.95
+    max_grad_norm: Annotated[float, NON_NEGATIVE] = 1.0
+    """0: no clipping."""
     bf16: Literal["auto", True, False] = "auto"
-    max_steps: int = 0
+    max_steps: Annotated[int, NON_NEGATIVE] = 0
     """SFT and DPO only (pre-training takes its length from the stages)."""
-    warmup_steps: int = 0
+    warmup_steps: Annotated[int, NON_NEGATIVE] = 0
     """SFT and DPO only (pre-training stages have their own)."""
 
 
@@ -103,25 +120,25 @@ class SpikeGuardConfig:
     checkpoint and skips the data seen since it."""
 
     action: Literal["off", "skip", "rollback"] = "off"
-    factor: float = 2.0
-    window: int = 20
-    min_steps: int = 10
-    max_rollbacks: int = 3
+    factor: Annotated[float, Bound(1, open_low=True)] = 2.0
+    window: Annotated[int, AT_LEAST_ONE] = 20
+    min_steps: Annotated[int, NON_NEGATIVE] = 10
+    max_rollbacks: Annotated[int, NON_NEGATIVE] = 3
 
 
 @dataclass(frozen=True)
 class EvalConfig:
     tasks: tuple[str, ...] = ()
-    every: int = 0
+    every: Annotated[int, NON_NEGATIVE] = 0
     args: tuple[str, ...] = ()
     """Extra arguments for `jeval run` (e.g. `--backend local --limit 50`)."""
 
 
 @dataclass(frozen=True)
 class LoraConfig:
-    r: int = 0
-    alpha: int = 16
-    dropout: float = 0.0
+    r: Annotated[int, NON_NEGATIVE] = 0
+    alpha: Annotated[int, AT_LEAST_ONE] = 16
+    dropout: Annotated[float, BELOW_ONE] = 0.0
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
     merge: bool = True
     """Merge the adapters into the weights at the end, so the checkpoint serves as it is."""
@@ -130,7 +147,7 @@ class LoraConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     mode: Literal["pretrain", "sft", "dpo"] = "pretrain"
-    seed: int = 0
+    seed: Annotated[int, SEED] = 0
     sources: tuple[SourceConfig, ...] = ()
     stages: tuple[StageConfig, ...] = ()
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -139,10 +156,11 @@ class TrainConfig:
     spike_guard: SpikeGuardConfig = field(default_factory=SpikeGuardConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
-    save_every: int = 0
-    save_total_limit: int = 3
-    log_every: int = 10
-    dpo_beta: float = 0.1
+    save_every: Annotated[int, NON_NEGATIVE] = 0
+    save_total_limit: Annotated[int, NON_NEGATIVE] = 3
+    """0: keep every checkpoint."""
+    log_every: Annotated[int, NON_NEGATIVE] = 10
+    dpo_beta: Annotated[float, POSITIVE] = 0.1
 
     @property
     def total_steps(self) -> int:
@@ -158,92 +176,116 @@ class TrainConfig:
         return starts
 
 
-def _section(cls: type[_Section], raw: Any, where: str, **converters: Callable[[Any], Any]) -> _Section:
+def _section(cls: type[_Section], raw: Any, where: str, prefix: str = "",
+             **converters: Callable[[Any], Any]) -> _Section:
+    """A config section from its YAML mapping: each value checked against its field's type and
+    bounds (or given to its converter), unknown and missing keys refused."""
     if raw is None:
         return cls()
     if not isinstance(raw, dict):
-        raise JevalError(f"{where}: expected a mapping, got {type(raw).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - known)
+        raise JevalError(f"{where}: expected a mapping (key: value lines), got {shown(raw)}")
+    fields = dataclasses.fields(cls)
+    known = {f.name for f in fields}
+    unknown = sorted(set(map(str, raw)) - known)
     if unknown:
         raise JevalError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    values = {k: converters[k](v) if k in converters else v for k, v in raw.items()}
-    try:
-        return cls(**values)
-    except TypeError as e:
-        raise JevalError(f"{where}: {e}") from None
+    missing = [f.name for f in fields if f.name not in raw and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise JevalError(f"{where}: needs {', '.join(missing)}")
+    types = hints(cls)
+    values = {k: converters[k](v) if k in converters else conform(v, types[k], f"{prefix}{k}")
+              for k, v in raw.items()}
+    return cls(**values)
 
 
 def _sources(raw: Any, base: Path) -> tuple[SourceConfig, ...]:
     if not isinstance(raw, dict) or not raw:
-        raise JevalError("sources: expected a mapping of source name to {path, format}")
+        raise JevalError(f"sources: expected a mapping of source name to {{path, format}}, got {shown(raw)}")
     out = []
     for name, spec in raw.items():
+        where = f"sources.{name}"
         if isinstance(spec, str):
             spec = {"path": spec}
         if not isinstance(spec, dict):
-            raise JevalError(f"sources.{name}: expected {{path: ..., format: ...}}")
+            raise JevalError(f"{where}: expected a path or {{path: ..., format: ...}}, got {shown(spec)}")
         spec = dict(spec)
+        key = "path" if "path" in spec else "paths"
         paths = spec.pop("path", spec.pop("paths", None))
         if spec.get("format") == "builtin":
             paths = paths or []
         if paths is None:
-            raise JevalError(f"sources.{name}: needs a path")
-        paths = [paths] if isinstance(paths, str) else list(paths)
+            raise JevalError(f"{where}: needs a path")
+        paths = [paths] if isinstance(paths, str) else paths
+        if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
+            raise JevalError(f"{where}.{key}: expected a path (a string) or a list of paths, got {shown(paths)}")
         resolved = tuple((base / p) if not Path(p).is_absolute() else Path(p) for p in paths)
-        out.append(_section(SourceConfig, {"name": str(name), "paths": resolved, **spec}, f"sources.{name}"))
+        out.append(_section(SourceConfig, {"name": str(name), "paths": resolved, **spec}, where, f"{where}."))
     return tuple(out)
 
 
 def _stages(raw: Any) -> tuple[StageConfig, ...]:
     if not isinstance(raw, list):
-        raise JevalError("stages: expected a list of {name, steps, mixture, warmup_steps}")
+        raise JevalError(f"stages: expected a list of {{name, steps, mixture, warmup_steps}}, got {shown(raw)}")
     stages = []
     for i, spec in enumerate(raw):
         if not isinstance(spec, dict):
-            raise JevalError(f"stages[{i}]: expected a mapping")
+            raise JevalError(f"stages[{i}]: expected a mapping, got {shown(spec)}")
         spec = {"name": f"stage{i + 1}", **spec}
-        stages.append(_section(StageConfig, spec, f"stages[{i}] ({spec['name']})"))
+        stages.append(_section(StageConfig, spec, f"stages[{i}] ({spec['name']})", f"stages[{i}]."))
     return tuple(stages)
 
 
-def _path_like(base: Path) -> Callable[[Any], Any]:
+def _path_like(base: Path, key: str) -> Callable[[Any], Any]:
+    """A path relative to the config file made absolute; the keywords (scratch, train, auto) kept."""
     def convert(value: Any) -> Any:
-        if isinstance(value, str) and value not in ("scratch", "train", "auto") and not Path(value).is_absolute():
+        if not isinstance(value, str) or not value:
+            raise JevalError(f"{key}: expected a path (a string), got {shown(value)}")
+        if value not in ("scratch", "train", "auto") and not Path(value).is_absolute():
             return str(base / value)
         return value
+    return convert
+
+
+def _strings(key: str) -> Callable[[Any], tuple[str, ...]]:
+    """A list of names, or one comma-separated string of them."""
+    def convert(value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        if value is None:
+            return ()
+        if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, str | int | float)
+                                              for v in value):
+            raise JevalError(f"{key}: expected a list of strings (or one comma-separated string), got {shown(value)}")
+        return tuple(str(v) for v in value)
     return convert
 
 
 def from_dict(raw: dict[str, Any], base: Path = Path(".")) -> TrainConfig:
     """Build and validate a config from parsed YAML; relative paths are taken from `base`."""
     if not isinstance(raw, dict):
-        raise JevalError("training config: expected a mapping at the top level")
+        raise JevalError(f"training config: expected a mapping at the top level, got {shown(raw)}")
     raw = dict(raw)
-    sections = {
-        "model": lambda v: _section(ModelConfig, v, "model", init=_path_like(base)),
-        "tokenizer": lambda v: _section(TokenizerConfig, v, "tokenizer", source=_path_like(base)),
-        "optim": lambda v: _section(OptimConfig, v, "optim"),
-        "spike_guard": lambda v: _section(SpikeGuardConfig, v, "spike_guard"),
-        "eval": lambda v: _section(EvalConfig, v, "eval", tasks=_strings, args=_strings),
-        "lora": lambda v: _section(LoraConfig, v, "lora", target_modules=_strings),
+    sections: dict[str, Callable[[Any], Any]] = {
+        "model": lambda v: _section(ModelConfig, v, "model", "model.", init=_path_like(base, "model.init")),
+        "tokenizer": lambda v: _section(TokenizerConfig, v, "tokenizer", "tokenizer.",
+                                        source=_path_like(base, "tokenizer.source")),
+        "optim": lambda v: _section(OptimConfig, v, "optim", "optim."),
+        "spike_guard": lambda v: _section(SpikeGuardConfig, v, "spike_guard", "spike_guard."),
+        "eval": lambda v: _section(EvalConfig, v, "eval", "eval.", tasks=_strings("eval.tasks"),
+                                   args=_strings("eval.args")),
+        "lora": lambda v: _section(LoraConfig, v, "lora", "lora.", target_modules=_strings("lora.target_modules")),
         "sources": lambda v: _sources(v, base),
         "stages": _stages,
     }
-    config = _section(TrainConfig, raw, "training config", **sections)
+    config = _section(TrainConfig, raw, "training config", "", **sections)
     validate(config)
     return config
 
 
-def _strings(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return tuple(v.strip() for v in value.split(",") if v.strip())
-    return tuple(str(v) for v in value or ())
-
-
 def validate(config: TrainConfig) -> None:
-    if config.mode not in ("pretrain", "sft", "dpo"):
-        raise JevalError(f"mode must be pretrain, sft or dpo, got {config.mode!r}")
+    """Types and ranges of every field, then what the fields must agree on."""
+    check_fields(config)
     if not config.sources:
         raise JevalError("training config: no sources; give at least one corpus under `sources`")
     for source in config.sources:
@@ -261,20 +303,16 @@ def validate(config: TrainConfig) -> None:
             raise JevalError("pre-training needs at least one stage under `stages` (steps and mixture)")
         for stage in config.stages:
             where = f"stages ({stage.name})"
-            if not isinstance(stage.steps, int) or stage.steps < 1:
-                raise JevalError(f"{where}: steps must be a positive integer, got {stage.steps!r}")
-            if not isinstance(stage.mixture, dict) or not stage.mixture:
+            if not stage.mixture:
                 raise JevalError(f"{where}: mixture must map source names to token ratios")
             unknown = sorted(set(stage.mixture) - names)
             if unknown:
                 raise JevalError(f"{where}: mixture names unknown source(s) {', '.join(unknown)}; "
                                  f"sources are {', '.join(sorted(names))}")
-            if any(not isinstance(r, (int, float)) or r < 0 for r in stage.mixture.values()):
-                raise JevalError(f"{where}: mixture ratios must be numbers >= 0")
             total = sum(stage.mixture.values())
             if not math.isclose(total, 1.0, abs_tol=RATIO_TOLERANCE):
                 raise JevalError(f"{where}: mixture ratios sum to {total:g}, not 1")
-            if stage.warmup_steps < 0 or stage.warmup_steps > stage.steps:
+            if stage.warmup_steps > stage.steps:
                 raise JevalError(f"{where}: warmup_steps must be between 0 and the stage's steps")
     elif config.stages:
         raise JevalError(f"{config.mode}: stages apply to pre-training; give optim.max_steps instead")
@@ -282,11 +320,6 @@ def validate(config: TrainConfig) -> None:
         raise JevalError(f"{config.mode}: set optim.max_steps (a positive number of optimizer steps)")
     if config.mode == "dpo" and not any(s.format == "preference" for s in config.sources):
         raise JevalError("dpo needs a source with format: preference ({prompt, chosen, rejected} lines)")
-    o = config.optim
-    if o.seq_len < 8 or o.batch_size < 1 or o.grad_accum < 1:
-        raise JevalError("optim: seq_len must be >= 8, batch_size and grad_accum >= 1")
-    if not 0 <= o.min_lr_ratio <= 1:
-        raise JevalError(f"optim.min_lr_ratio must be between 0 and 1, got {o.min_lr_ratio}")
     trains = (config.tokenizer.source == "train"
               or (config.tokenizer.source == "auto" and config.model.init == "scratch"))
     if trains and config.tokenizer.extend_vocab:
@@ -306,8 +339,6 @@ def validate(config: TrainConfig) -> None:
         raise JevalError("eval.every needs save_every (the hook evaluates saved checkpoints)")
     if config.eval.every and config.save_every and config.eval.every % config.save_every:
         raise JevalError("eval.every must be a multiple of save_every")
-    if config.spike_guard.action not in ("off", "skip", "rollback"):
-        raise JevalError("spike_guard.action must be off, skip or rollback")
     if config.spike_guard.action == "rollback" and not config.save_every:
         raise JevalError("spike_guard.action rollback needs save_every (it rolls back to the last checkpoint)")
 
@@ -316,7 +347,7 @@ def load_config(path: Path) -> TrainConfig:
     if not path.is_file():
         raise JevalError(f"training config {path} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=Yaml12Floats)
     except yaml.YAMLError as e:
         raise JevalError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     return from_dict(raw, base=path.parent)

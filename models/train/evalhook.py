@@ -21,6 +21,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from jeval.models.train.checkpoints import MARKER
 from jeval.models.train.config import EvalConfig
 from jeval.models.train.logs import append_jsonl
 
@@ -33,7 +34,7 @@ def servable_copy(checkpoint: Path, target: Path) -> Path:
     """The weights, configs and tokenizer files of a trainer checkpoint (not its optimizer)."""
     target.mkdir(parents=True, exist_ok=True)
     for f in checkpoint.iterdir():
-        if f.is_file() and f.suffix in SERVABLE and f.name not in ("trainer_state.json",):
+        if f.is_file() and f.suffix in SERVABLE and f.name not in ("trainer_state.json", MARKER):
             dest = target / f.name
             if dest.exists():
                 dest.unlink()

@@ -21,15 +21,14 @@ from transformers import (
     LlamaForCausalLM,
     PreTrainedModel,
     PreTrainedTokenizerBase,
-    Trainer,
     TrainerCallback,
     TrainingArguments,
     default_data_collator,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 from jeval.errors import JevalError
 from jeval.models.train import sources as corpora
+from jeval.models.train.checkpoints import AtomicCheckpoints, newest_complete
 from jeval.models.train.config import TrainConfig
 from jeval.models.train.evalhook import EvalHook
 from jeval.models.train.logs import JsonlLogger, plot_curves
@@ -151,23 +150,17 @@ class Shifted(Dataset):
         return self.base[(i + self.offset) % len(self.base)]
 
 
-class RecordOffset(TrainerCallback):
-    def __init__(self, offset: int):
-        self.offset = offset
+class JevalTrainer(AtomicCheckpoints):
+    """The HF Trainer with atomic checkpoints, the stage-aware schedule and the spike guard's view
+    of each loss; each checkpoint records the data offset (sequences skipped by rollbacks)."""
 
-    def on_save(self, args, state, control, **kwargs):
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if folder.is_dir():
-            (folder / DATA_OFFSET_FILE).write_text(json.dumps({"offset": self.offset}))
-        return control
-
-
-class JevalTrainer(Trainer):
-    """The HF Trainer with the stage-aware schedule and the spike guard's view of each loss."""
-
-    def __init__(self, *args: Any, schedule: Callable[[int], float], guard: SpikeGuard, **kwargs: Any):
+    def __init__(self, *args: Any, schedule: Callable[[int], float], guard: SpikeGuard, offset: int,
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.schedule, self.guard = schedule, guard
+        self.schedule, self.guard, self.offset = schedule, guard, offset
+
+    def checkpoint_extras(self) -> dict[str, str]:
+        return {DATA_OFFSET_FILE: json.dumps({"offset": self.offset})}
 
     def create_scheduler(self, num_training_steps: int,
                          optimizer: torch.optim.Optimizer | None = None) -> torch.optim.lr_scheduler.LRScheduler:
@@ -208,8 +201,8 @@ def pretrain(config: TrainConfig, out: Path, resume: str | None = None, stop_at_
     offset = _offset_of(checkpoint)
     rollbacks = 0
     while True:
-        callbacks = [guard, JsonlLogger(out / "train_log.jsonl", data.stage_of_step, tokens_per_step),
-                     RecordOffset(offset)]
+        callbacks: list[TrainerCallback] = [guard, JsonlLogger(out / "train_log.jsonl", data.stage_of_step,
+                                                               tokens_per_step)]
         if hook:
             callbacks.append(hook)
         if stop_at_step:
@@ -217,12 +210,13 @@ def pretrain(config: TrainConfig, out: Path, resume: str | None = None, stop_at_
         args = TrainingArguments(**training_arguments(config, out, train_sampling_strategy="sequential"))
         trainer = JevalTrainer(model=model, args=args, train_dataset=Shifted(data, offset), processing_class=tokenizer,
                                data_collator=default_data_collator, callbacks=callbacks, schedule=lr_factor(config),
-                               guard=guard)
+                               guard=guard, offset=offset)
         result = trainer.train(resume_from_checkpoint=checkpoint)
         if guard.rollback_at is None:
             break
         rollbacks += 1
-        last = get_last_checkpoint(str(out / "checkpoints"))
+        newest = newest_complete(out / "checkpoints")
+        last = str(newest) if newest is not None else None
         if last is None or rollbacks > config.spike_guard.max_rollbacks:
             raise JevalError(f"loss spike at step {guard.rollback_at} and "
                              + ("no checkpoint to roll back to" if last is None else

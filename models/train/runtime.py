@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
 
 from jeval.errors import JevalError
+from jeval.models.train.checkpoints import MARKER, checkpoint_folders, incompleteness, newest_complete
 from jeval.models.train.config import LoraConfig, TrainConfig
 from jeval.models.train.lora import merged
 
@@ -66,20 +66,37 @@ def training_arguments(config: TrainConfig, out: Path, **extra: Any) -> dict[str
 
 
 def resolve_resume(out: Path, resume: str | None) -> str | None:
-    """`auto`: the newest checkpoint under OUT/checkpoints (none: start fresh); a path: that one."""
+    """`auto`: the newest complete checkpoint under OUT/checkpoints (none at all: start fresh;
+    only incomplete ones: an error); a path: that one, if it is complete."""
     if resume is None:
         return None
     if resume == "auto":
-        folder = out / "checkpoints"
-        last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
-        if last is None:
-            log.info("no checkpoint under %s: starting from the beginning", folder)
-        return last
+        return _auto_resume(out / "checkpoints")
     path = Path(resume)
+    problem = incompleteness(path)
+    if problem is None:
+        return str(path)
     if not (path / "trainer_state.json").is_file():
-        raise JevalError(f"--resume {resume}: not a trainer checkpoint (no trainer_state.json); "
+        raise JevalError(f"--resume {resume}: not a complete trainer checkpoint ({problem}; no trainer_state.json); "
                          f"use auto or a checkpoints/checkpoint-N folder")
+    if (path / MARKER).exists():
+        raise JevalError(f"--resume {resume}: incomplete checkpoint ({problem}); use auto or another checkpoint")
+    log.warning("%s has no %s (saved by an older jeval, or its save was interrupted); resuming from it as asked",
+                path, MARKER)
     return str(path)
+
+
+def _auto_resume(folder: Path) -> str | None:
+    last = newest_complete(folder)
+    if last is not None:
+        log.info("resuming from %s", last)
+        return str(last)
+    incomplete = checkpoint_folders(folder)
+    if incomplete:
+        raise JevalError(f"no complete checkpoint under {folder} ({', '.join(p.name for p in incomplete)} "
+                         "incomplete); resume from one you trust with --resume PATH, or delete them to start over")
+    log.info("no checkpoint under %s: starting from the beginning", folder)
+    return None
 
 
 class StopAtStep(TrainerCallback):

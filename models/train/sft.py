@@ -25,6 +25,7 @@ from transformers import Trainer, TrainerCallback
 
 from jeval.errors import JevalError
 from jeval.models.train import sources as corpora
+from jeval.models.train.checkpoints import AtomicCheckpoints
 from jeval.models.train.config import TrainConfig
 from jeval.models.train.evalhook import EvalHook
 from jeval.models.train.logs import JsonlLogger, plot_curves
@@ -82,20 +83,27 @@ def finetune(config: TrainConfig, out: Path, resume: str | None = None, stop_at_
     if config.mode == "sft":
         from trl import SFTConfig, SFTTrainer
 
+        class JevalSFTTrainer(AtomicCheckpoints, SFTTrainer):
+            """TRL's SFTTrainer with atomic checkpoints."""
+
         conversations = [c for s in config.sources for c in corpora.chats(s)]
         examples = completion_examples(conversations)
         if not examples:
             raise JevalError("sft: the sources hold no assistant turn to learn from")
         sft_args = SFTConfig(**common, max_length=config.optim.seq_len, completion_only_loss=True, packing=False)
-        trainer = SFTTrainer(model=model, args=sft_args, train_dataset=Dataset.from_list(examples),
-                             processing_class=tokenizer, peft_config=peft_config(config.lora), callbacks=callbacks)
+        trainer = JevalSFTTrainer(model=model, args=sft_args, train_dataset=Dataset.from_list(examples),
+                                  processing_class=tokenizer, peft_config=peft_config(config.lora), callbacks=callbacks)
     else:
         from trl import DPOConfig, DPOTrainer
 
+        class JevalDPOTrainer(AtomicCheckpoints, DPOTrainer):
+            """TRL's DPOTrainer with atomic checkpoints."""
+
         pairs = [p for s in config.sources if s.format == "preference" for p in corpora.preferences(s)]
         dpo_args = DPOConfig(**common, max_length=config.optim.seq_len, beta=config.dpo_beta)
-        trainer = DPOTrainer(model=model, args=dpo_args, train_dataset=Dataset.from_list(preference_examples(pairs)),
-                             processing_class=tokenizer, peft_config=peft_config(config.lora), callbacks=callbacks)
+        trainer = JevalDPOTrainer(model=model, args=dpo_args,
+                                  train_dataset=Dataset.from_list(preference_examples(pairs)),
+                                  processing_class=tokenizer, peft_config=peft_config(config.lora), callbacks=callbacks)
     result = trainer.train(resume_from_checkpoint=checkpoint)
     stopped = bool(stop_at_step) and trainer.state.global_step < config.total_steps
     if not stopped:

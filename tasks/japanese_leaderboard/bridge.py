@@ -46,8 +46,12 @@ class JevalLM(LM):
             outcomes = future.result()
         except Unscorable as e:
             raise cannot_score(self.ll_tasks, e.why) from None
+        refused = [o.error for o in outcomes if o.response is None]
+        if refused:
+            raise JevalError(f"{len(refused)} of {len(outcomes)} {kind} requests were refused ({refused[0]}); lm-eval "
+                             "scores every request, so these tasks cannot be scored without them")
         self.counts["from_cache"] += sum(1 for o in outcomes if o.cached)
-        return [o.response or {} for o in outcomes]
+        return [o.response for o in outcomes if o.response is not None]
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
         if self.refusal is not None:

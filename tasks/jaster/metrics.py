@@ -29,6 +29,7 @@ import numpy as np
 
 from jeval.errors import JevalError
 from jeval.tasks.jaster.code_exec import CodeExecConfig, run_batch
+from jeval.tasks.sandbox import Sandbox, SandboxUnavailable
 
 
 class MetricUnavailable(Exception):
@@ -64,6 +65,11 @@ class Metric(ABC):
     mean_of_samples: ClassVar[bool] = True
     """Whether the dataset score is the mean of the per-sample values (an own `corpus` may
     compute that mean faster)."""
+
+    def record(self) -> dict[str, Any]:
+        """What a result must carry about how this metric was computed here (merged into the
+        task's metrics), e.g. code_exec's sandbox."""
+        return {}
 
     def sample(self, pred: str, true: str, source: str | None = None) -> float | None:
         return self.samples([pred], [true], None if source is None else [source])[0]
@@ -381,17 +387,36 @@ def parse_test_cases(true: str) -> list[str]:
 @dataclass(frozen=True)
 class CodeExec(Metric):
     """utils.py "code_exec": a sample scores 1 when, for every test case, running the prediction
-    and then the test raises nothing; else 0 (an empty test list passes). Run in sandboxed child
-    processes (code_exec.py), with a timeout upstream does not have; a timed-out or killed sample
-    scores 0. Each sample runs alone: names never leak from one sample to the next as they can
-    in upstream's shared exec scope."""
+    and then the test raises nothing; else 0 (an empty test list passes). Run in a bubblewrap
+    sandbox (jeval.tasks.sandbox), one per sample, with a timeout upstream does not have; a
+    timed-out or killed sample scores 0. Each sample runs alone: names never leak from one sample
+    to the next as they can in upstream's shared exec scope. The assertions are decided outside the
+    sandbox from plain values (code_exec.py), so a value with a custom `__eq__` counts as unequal.
+    Without a working sandbox the metric is unavailable: generated code never runs unconfined."""
 
     config: CodeExecConfig = field(default_factory=CodeExecConfig)
+
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def _sandbox(self) -> Sandbox:
+        if "sandbox" not in self._cache:
+            try:
+                self._cache["sandbox"] = Sandbox.create()
+            except SandboxUnavailable as e:
+                self._cache["sandbox"] = e
+        found = self._cache["sandbox"]
+        if isinstance(found, SandboxUnavailable):
+            raise MetricUnavailable(f"{self.name}: generated code is only run in a sandbox: {found}")
+        return found
 
     def samples(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> Values:
         _check_lengths(preds, trues)
         items = [(p, parse_test_cases(t)) for p, t in zip(preds, trues)]
-        return [1.0 if o.passed else 0.0 for o in run_batch(items, self.config)]
+        return [1.0 if o.passed else 0.0 for o in run_batch(items, self.config, self._sandbox())]
+
+    def record(self) -> dict[str, Any]:
+        found = self._cache.get("sandbox")
+        return {"sandbox": found.describe(self.config.limits())} if isinstance(found, Sandbox) else {}
 
 
 @dataclass(frozen=True)

@@ -373,7 +373,8 @@ class JasterTask(GenerationTask, ImportsPreprocessed, ChoosesPromptText):
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, Any]:
         """Each metric over the whole set, as llm-jp-eval reports it; a metric that cannot run here
-        is None, with the reason under `unavailable`."""
+        is None, with the reason under `unavailable`. A metric's own record joins them (code_exec's
+        `sandbox`: tool, version, isolation and limits)."""
         metrics = _metrics()
         names = [k for k in (scores[0] if scores else {}) if k not in NOT_METRICS]
         preds = [s["prediction"] for s in scores]
@@ -392,6 +393,7 @@ class JasterTask(GenerationTask, ImportsPreprocessed, ChoosesPromptText):
                     out[name] = sum(s[name] for s in scores) / len(scores) if scores else float("nan")
                 else:
                     out[name] = metric.corpus(preds, trues, sources)
+                out.update(metric.record())
             except metrics.MetricUnavailable as e:
                 out[name] = None
                 unavailable[name] = str(e)

@@ -1,92 +1,60 @@
-"""The child side of code_exec: started as `python -I sandbox_runner.py`, reads one job (JSON) on
-stdin, confines itself, runs the code and its tests, and writes `<nonce> pass` or
-`<nonce> fail <reason>` on the descriptor that was its stdout. Never imported by the harness.
+"""The sandbox side of code_exec: run as `python -I -B -c <this source>` inside jeval.tasks.sandbox.
+
+Reads one job (JSON) on stdin: the generated code, and for each test case the probe expressions
+jeval split out of its assert (code_exec.py). For each test case, as llm-jp-eval does, it runs the
+code again, then evaluates that test's probes and reduces each value to plain data (the tagged
+form below). It writes one JSON report on the descriptor that was its stdout and exits.
+
+Nothing here is trusted: the generated code runs in this process and can rewrite any of it. The
+report only carries values, which jeval compares with the expected ones outside; the expected
+values never enter the sandbox. Never imported by the harness.
 """
 
 import builtins
 import importlib
 import json
+import numbers
 import os
-import resource
 import signal
 import sys
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
-
-CLONE_NEWNET = 0x40000000
-BLOCKED_EVENT_PREFIXES = (
-    "socket.", "subprocess.", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
-    "os.forkpty", "pty.", "ctypes.", "os.kill", "os.killpg", "resource.setrlimit", "os.symlink", "os.link",
-    "webbrowser.", "urllib.Request", "http.client.",
-)
-PATH_EVENTS = ("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate",
-               "os.utime", "os.chflags", "os.mkfifo", "os.mknod", "shutil.rmtree")
-BLOCKED_MODULES = ("ctypes", "_ctypes")
-WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+MAX_DEPTH = 100
 
 
-def _leave_network() -> None:
-    """An empty network namespace; only root may create one, and failure leaves the audit hook as
-    the network guard."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET)
-    except (OSError, AttributeError):
-        pass
-    for name in [m for m in sys.modules if m == "ctypes" or m.startswith(("ctypes.", "_ctypes"))]:
-        del sys.modules[name]
-
-
-def _confine(limits: dict, drop_to: int | None) -> None:
-    cpu = limits["cpu_s"]
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_bytes"],) * 2)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if drop_to is not None:
-        os.setgroups([])
-        os.setgid(drop_to)
-        os.setuid(drop_to)
-    # After the uid change: a process-count limit already exceeded at setuid time would make
-    # the kernel refuse the next exec, and this process is no longer going to exec anything.
-    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-
-
-def _inside(root: str, path: "Any") -> bool:
-    if isinstance(path, int):
-        return True
-    try:
-        real = os.path.realpath(os.fsdecode(path))
-    except (TypeError, ValueError):
-        return False
-    return real == root or real.startswith(root + os.sep)
+def encode(value, depth=0):
+    """Plain data as tagged JSON. An object that is not plain data stays opaque (it equals
+    nothing outside), so a custom `__eq__` can never decide a comparison."""
+    if depth > MAX_DEPTH:
+        raise ValueError("value nested too deeply")
+    inner = depth + 1
+    if value is None:
+        return ["none"]
+    if isinstance(value, bool):
+        return ["bool", value is True]
+    if isinstance(value, int):
+        return ["int", hex(int.__int__(value))]
+    if isinstance(value, numbers.Integral) and not isinstance(value, float):
+        return ["int", hex(int(value))]
+    if isinstance(value, float):
+        return ["float", float.__repr__(value)]
+    if isinstance(value, complex):
+        return ["complex", float.__repr__(value.real), float.__repr__(value.imag)]
+    if isinstance(value, str):
+        return ["str", str.__str__(value)]
+    if isinstance(value, bytes | bytearray):
+        return ["bytes", bytes(value).hex()]
+    if isinstance(value, list):
+        return ["list", [encode(v, inner) for v in list.copy(value)]]
+    if isinstance(value, tuple):
+        return ["tuple", [encode(v, inner) for v in tuple.__iter__(value)]]
+    if isinstance(value, set | frozenset):
+        return ["set" if isinstance(value, set) else "frozenset", [encode(v, inner) for v in frozenset(value)]]
+    if isinstance(value, dict):
+        return ["dict", [[encode(k, inner), encode(v, inner)] for k, v in dict.items(value)]]
+    return ["opaque", type(value).__qualname__, bool(value)]
 
 
-def _guard(root: str) -> "Callable[[str, tuple], None]":
-    def hook(event: str, args: tuple) -> None:
-        if event.startswith(BLOCKED_EVENT_PREFIXES):
-            raise PermissionError(f"sandbox: {event} is not allowed")
-        if event == "import" and args and str(args[0]).split(".")[0] in BLOCKED_MODULES:
-            raise PermissionError(f"sandbox: importing {args[0]} is not allowed")
-        if event == "open":
-            path, mode, flags = args
-            writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool((flags or 0) & WRITE_FLAGS)
-            if writes and not _inside(root, path):
-                raise PermissionError(f"sandbox: writing {path!r} outside the working directory")
-        elif event in PATH_EVENTS:
-            paths = [a for a in args[:2] if isinstance(a, (str, bytes, os.PathLike))]
-            if not all(_inside(root, p) for p in paths):
-                raise PermissionError(f"sandbox: {event} outside the working directory")
-
-    return hook
-
-
-def _namespaces(scope: str, upstream_globals: list[str]) -> tuple[dict, dict]:
+def namespaces(scope, upstream_globals):
     if scope == "upstream":
         globals_ = {"__builtins__": builtins, "__name__": "llm_jp_eval.utils"}
         for name in upstream_globals:
@@ -96,33 +64,43 @@ def _namespaces(scope: str, upstream_globals: list[str]) -> tuple[dict, dict]:
     return namespace, namespace
 
 
-def _run(code: str, tests: list[str], globals_: dict, locals_: dict) -> str:
-    for test in tests:
+def run(job):
+    """One entry per test case, stopping at the first whose code run raises (as upstream stops at
+    the first failing test): {"values": [...]} or {"error": exception name}."""
+    globals_, locals_ = namespaces(job["scope"], job["upstream_globals"])
+    results: list = []
+    try:
+        code = compile(job["code"], "<generated>", "exec")
+        tests = [[compile(p, "<test>", "eval") for p in probes] for probes in job["probes"]]
+    except BaseException as e:  # the code does not compile: every test fails
+        return [{"error": type(e).__name__}]
+    for probes in tests:
         try:
             exec(code, globals_, locals_)
-            exec(test, globals_, locals_)
-        except BaseException as e:  # any failure of generated code is a failed sample
-            return f"fail {type(e).__name__}"
-    return "pass"
+        except BaseException as e:  # any failure of generated code fails the test
+            results.append({"error": type(e).__name__})
+            break
+        values = []
+        for probe in probes:
+            try:
+                values.append(encode(eval(probe, globals_, locals_)))
+            except BaseException as e:  # recorded; jeval decides whether the assert needed it
+                values.append(["error", type(e).__name__])
+        results.append({"values": values})
+    return results
 
 
-def main() -> None:
+def main():
     job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-    result_fd = os.dup(1)
+    report_fd = os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
-    sys.dont_write_bytecode = True
-    if job["isolate_network"]:
-        _leave_network()
-    globals_, locals_ = _namespaces(job["scope"], job["upstream_globals"])
-    _confine(job["limits"], job["drop_to"])
-    nonce = job.pop("nonce")
-    sys.addaudithook(_guard(os.path.realpath(os.getcwd())))
-    signal.alarm(job["limits"]["wall_s"])
-    verdict = _run(job.pop("code"), job.pop("tests"), globals_, locals_)
-    os.write(result_fd, f"{nonce} {verdict}\n".encode())
+    signal.alarm(job["alarm_s"])
+    data = json.dumps({"tests": run(job)}).encode()
+    while data:
+        data = data[os.write(report_fd, data):]
     os._exit(0)
 
 

@@ -190,9 +190,11 @@ def ref_rouge2(preds, trues):
 def ref_code_exec(preds, trues):
     """The same sandbox, one sample after another (no pool)."""
     from jeval.tasks.jaster.code_exec import CodeExecConfig, run_one
+    from jeval.tasks.sandbox import Sandbox
 
-    config = CodeExecConfig()
-    return statistics.mean([1 if run_one(p, ast.literal_eval(t), config).passed else 0 for p, t in zip(preds, trues)])
+    config, sandbox = CodeExecConfig(), Sandbox.create()
+    return statistics.mean([1 if run_one(p, ast.literal_eval(t), config, sandbox).passed else 0
+                            for p, t in zip(preds, trues)])
 
 
 def timed(fn: Callable[[], float]) -> tuple[float, float]:

@@ -56,7 +56,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-startup-"))
     checkpoint = work / "ckpt"
-    build_fixed_checkpoint(checkpoint)
+    build_fixed_checkpoint(checkpoint, context=4096)
     data, cache, out = work / "data", work / "cache.sqlite", work / "results"
     samples = str(files("jeval.tasks") / "jaster" / "samples")
     timed(["data", "prepare", "jcommonsenseqa", "--mirror", samples, "--data-dir", str(data)])
