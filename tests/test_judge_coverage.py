@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import error_lines, jeval
+from http_support import JsonHandler
 
 FIXTURE_ANSWERS = Path(__file__).parent / "fixtures" / "jmt_bench" / "answers" / "helper-7b.jsonl"
 MARKER = re.compile(r"⟦([\w-]+):(\d+):(\d)⟧")
@@ -76,12 +77,9 @@ class FakeJudge:
         self.calls = 0
         fake = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(JsonHandler):
             def do_GET(self):
-                self._send("application/json", json.dumps({"object": "list", "data": []}).encode())
+                self._send({"object": "list", "data": []})
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -90,14 +88,8 @@ class FakeJudge:
                 model, qid, turn = max(((m, int(q), int(t)) for m, q, t in MARKER.findall(prompt)),
                                        key=lambda x: x[2])
                 answer = prompt.split("⟦", 1)[1].split("【", 1)[0]
-                self._send(*reply(fake.behaviour(model, qid, turn), answer))
-
-            def _send(self, content_type: str, data: bytes) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                content_type, data = reply(fake.behaviour(model, qid, turn), answer)
+                self._send_bytes(data, content_type)
 
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()

@@ -39,26 +39,15 @@ class FakeVllm(JsonHandler):
         prompt = body.get("prompt", "")
         type(self).asked.append(prompt)
         if type(self).html:
-            page = b"<!DOCTYPE html><html><body>Please sign in</body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-            return
-        if REFUSED in prompt or type(self).refuse_all:
-            data = json.dumps({"object": "error", "message": "This model's maximum context length is 2048 tokens. "
-                               "However, you requested 2300 tokens (2299 in the messages, 1 in the completion).",
-                               "type": "BadRequestError", "code": 400}).encode()
-            self.send_response(400)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            return
-        self._send({"id": "c", "object": "text_completion", "created": 0, "model": "m",
-                    "choices": [{"index": 0, "text": "1", "finish_reason": "stop", "logprobs": None}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}})
+            self._send_bytes(b"<!DOCTYPE html><html><body>Please sign in</body></html>", "text/html")
+        elif REFUSED in prompt or type(self).refuse_all:
+            self._send({"object": "error", "message": "This model's maximum context length is 2048 tokens. However, "
+                        "you requested 2300 tokens (2299 in the messages, 1 in the completion).",
+                        "type": "BadRequestError", "code": 400}, status=400)
+        else:
+            self._send({"id": "c", "object": "text_completion", "created": 0, "model": "m",
+                        "choices": [{"index": 0, "text": "1", "finish_reason": "stop", "logprobs": None}],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}})
 
 
 @pytest.fixture
