@@ -57,6 +57,7 @@ class Window:
 
 CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
 """Config fields that give a Hugging Face model's context length, in the order they are looked for."""
+SANE_TOKENIZER_LIMIT = 10**7
 
 
 @dataclass(frozen=True)
@@ -89,17 +90,27 @@ class ContextWindow:
                 f"{self.limit} tokens ({self.where}); it was not sent")
 
 
+def context_limit(config: Any, tokenizer: Any) -> tuple[int, str] | None:
+    """The model's context in tokens and what it was read from: the config's positions (the first of
+    CONTEXT_FIELDS it sets), capped by the tokenizer's `model_max_length` where that is a real limit
+    (tokenizers without one carry a huge sentinel); None where neither says."""
+    found = [(value, name) for name in CONTEXT_FIELDS
+             if isinstance(value := getattr(config, name, None), int) and 1 < value < SANE_TOKENIZER_LIMIT][:1]
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 1 < limit < SANE_TOKENIZER_LIMIT:
+        found.append((limit, "the tokenizer's model_max_length"))
+    return min(found, key=lambda f: f[0]) if found else None
+
+
 def context_window_of(checkpoint: Any) -> ContextWindow | None:
-    """The context window of a Hugging Face checkpoint folder (None where its config names none)."""
+    """The context window of a Hugging Face checkpoint folder (None where nothing in it says)."""
     from transformers import AutoConfig, AutoTokenizer
 
-    config = AutoConfig.from_pretrained(checkpoint)
-    for name in CONTEXT_FIELDS:
-        value = getattr(config, name, None)
-        if isinstance(value, int) and value > 0:
-            tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-            return ContextWindow(value, f"{name} of {checkpoint}/config.json", tokenizer)
-    return None
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    found = context_limit(AutoConfig.from_pretrained(checkpoint), tokenizer)
+    if found is None:
+        return None
+    return ContextWindow(found[0], f"{found[1]} of {checkpoint}", tokenizer)
 
 
 class Model(Protocol):

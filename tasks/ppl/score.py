@@ -11,13 +11,12 @@ from typing import Any
 
 from jeval.errors import JevalError
 from jeval.models.local import DEFAULT_BATCH_SIZE, score_windows
-from jeval.models.model import Window
+from jeval.models.model import Window, context_limit
 from jeval.tasks.ppl.loss import NOTHING, CorpusLoss
 from jeval.tasks.ppl.windows import Span, check_stride, plan_windows
 
 log = logging.getLogger(__name__)
 
-SANE_TOKENIZER_LIMIT = 10**7
 """Tokenizers without a real limit report a huge `model_max_length`; above this it is ignored."""
 
 
@@ -37,11 +36,10 @@ def context_length(model_config: Any, tokenizer: Any, max_length: int | None = N
     """`max_length` when given, else the model's maximum positions (capped by the tokenizer's limit)."""
     if max_length is not None:
         return max_length
-    found = [getattr(model_config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
-    limits = [int(x) for x in found if isinstance(x, int) and 1 < x < SANE_TOKENIZER_LIMIT]
-    if not limits:
+    found = context_limit(model_config, tokenizer)
+    if found is None:
         raise JevalError("cannot tell the model's context length; give max_length")
-    return min(limits)
+    return found[0]
 
 
 def jobs_for(ids: Sequence[int], windows: Iterable[Span]) -> list[Window]:
