@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,25 @@ def test_a_local_llm_jp_eval_checkout_gives_its_protocol_and_the_downloads_promp
         downloaded_files = json.loads((downloaded / name / "manifest.json").read_text(encoding="utf-8"))["sources"]
         found_at = [s.get("found_at", s["url"]) for s in downloaded_files if s["defines_prompt"]]
         assert any(f"/src/llm_jp_eval/{layout}/" in url for url in found_at)
+
+
+def test_a_git_checkout_with_edited_prompt_text_is_not_taken_as_llm_jp_eval(tmp_path):
+    root = checkout(tmp_path / "llm-jp-eval", "jaster")
+    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "v"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True)
+    mirror = data_only_mirror(tmp_path / "mirror")
+
+    def origins(data: Path) -> set[str]:
+        manifest = json.loads((data / "jnli" / "manifest.json").read_text(encoding="utf-8"))
+        return {s["origin"] for s in manifest["sources"] if s["defines_prompt"]}
+
+    proc = jeval("data", "prepare", "jnli", "--llm-jp-eval-dir", root, "--mirror", mirror, "--data-dir", tmp_path / "a")
+    assert proc.returncode == 0 and origins(tmp_path / "a") == {"checkout"}
+    processor = root / "src" / "llm_jp_eval" / "jaster" / "jnli.py"
+    processor.write_text(processor.read_text(encoding="utf-8").replace("答えて", "答えなさい"), encoding="utf-8")
+    proc = jeval("data", "prepare", "jnli", "--llm-jp-eval-dir", root, "--mirror", mirror, "--data-dir", tmp_path / "b")
+    assert proc.returncode == 0, proc.stderr
+    assert "with local changes" in proc.stderr and origins(tmp_path / "b") == {"unverified"}
 
 
 def test_a_checkout_of_another_version_or_no_checkout_is_one_error_line(tmp_path):

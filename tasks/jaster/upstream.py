@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import subprocess
 import textwrap
 import tomllib
 from dataclasses import dataclass
@@ -84,9 +85,22 @@ def open_checkout(folder: Path) -> Checkout:
     if found is not None and found != VERSION:
         raise JevalError(f"--llm-jp-eval-dir {folder} holds llm-jp-eval {found}; the llm-jp-eval protocol jeval "
                          f"implements is {VERSION} (check out tag {TAG})")
-    origin = "checkout" if found == VERSION else "unverified"
+    edited = _locally_edited(package)
+    origin = "checkout" if found == VERSION and not edited else "unverified"
     what = f"llm-jp-eval {found}" if found else "llm-jp-eval of unknown version"
-    return Checkout(f"{BASE}/", package.resolve(), origin, f"{what} at {folder}")
+    return Checkout(f"{BASE}/", package.resolve(), origin, f"{what} at {folder}{edited}")
+
+
+def _locally_edited(package: Path) -> str:
+    """", with local changes" where `package` lies in a git working tree whose files there differ
+    from its commit (edited prompt text is not llm-jp-eval's); "" otherwise, or where git cannot
+    tell (an unpacked release, no git installed)."""
+    try:
+        changed = subprocess.run(["git", "-C", str(package), "status", "--porcelain", "--", "."],
+                                 capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return ", with local changes" if changed.returncode == 0 and changed.stdout.strip() else ""
 
 
 def _checkout_version(folder: Path, package: Path) -> str | None:
