@@ -11,9 +11,13 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jeval import __version__
 from jeval.errors import JevalError
+
+if TYPE_CHECKING:
+    from jeval.reasoning import Reasoning
 
 NOT_YET: dict[str, str] = {}
 
@@ -23,6 +27,7 @@ DELEGATED = {
     "judge": ("jeval.judges.cli", "grade model answers with an LLM judge (MT-Bench)"),
     "arena": ("jeval.arena.cli", "the Chatbot Arena: serve, export votes, compute ratings"),
     "leaderboard": ("jeval.leaderboard.cli", "leaderboard tables and pages over benchmark, judge and arena results"),
+    "ifeval": ("jeval.tasks.m_ifeval.cli", "check M-IFEval (Japanese) responses by its rules, without a model"),
 }
 
 
@@ -53,6 +58,17 @@ def task_args(args: argparse.Namespace) -> dict[str, dict[str, tuple[str, ...]]]
     return {family: {k: tuple(v) for k, v in keys.items()} for family, keys in found.items()}
 
 
+def reasoning_of(args: argparse.Namespace) -> Reasoning | None:
+    """The run's reasoning handling: on with --reasoning, or with markers or a budget given."""
+    from jeval.reasoning import DEFAULT_BUDGET, Reasoning
+
+    if not (args.reasoning or args.reasoning_markers or args.reasoning_budget is not None):
+        return None
+    start, end = args.reasoning_markers or (Reasoning.start, Reasoning.end)
+    budget = DEFAULT_BUDGET if args.reasoning_budget is None else args.reasoning_budget
+    return Reasoning(start, end, budget)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from jeval.io import default_home
     from jeval.runner import RunConfig, run
@@ -81,6 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         api_key_env=args.api_key_env,
         run_id=args.run_id,
         require_all=args.require_all,
+        reasoning=reasoning_of(args),
     )
     run(config)
     return 0
@@ -252,7 +269,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shots", type=int, help="few-shot examples (default: each task's own)")
     p.add_argument("--variant", help="a task family's prompt variant, recorded as its own protocol "
                                      "(Jaster: chat = the whole prompt as one user turn of the model's chat "
-                                     "template; fewshot-turns = few-shots as user/assistant turns, Nejumi style)")
+                                     "template; fewshot-turns = few-shots as user/assistant turns, Nejumi style; "
+                                     "reasoning = chat, zero-shot, thinking blocks taken off answers)")
+    thinking = p.add_argument_group("reasoning models")
+    thinking.add_argument("--reasoning", action="store_true",
+                          help="take each answer's thinking block (<think>…</think>) off before it is scored and "
+                               "keep it in the samples; requests get room for thinking (--reasoning-budget) and "
+                               "their stop sequences are applied to the answer after the block")
+    thinking.add_argument("--reasoning-markers", nargs=2, metavar=("START", "END"),
+                          help="the markers around the thinking (default: <think> </think>); implies --reasoning")
+    thinking.add_argument("--reasoning-budget", type=int, metavar="TOKENS",
+                          help="tokens allowed for thinking beyond each task's answer length (default: 8192, "
+                               "lowered to what the model's context leaves); implies --reasoning")
     p.add_argument("--limit", type=int,
                    help="evaluate only the first N test items of each task; -1 for all (default: the task's "
                         "protocol, e.g. 100 for Jaster as llm-jp-eval's max_num_samples, else all)")

@@ -32,6 +32,21 @@ def item_limit(task: Task, limit: int | None) -> int | None:
     return limit if limit is not None else task.spec.default_limit
 
 
+def first_items(requests: Sequence[Request], limit: int | None) -> tuple[Request, ...]:
+    """The requests of the first `limit` items. A task lists an item's samples together (pass@k):
+    a request whose `sample` is above 0 goes with the item before it."""
+    if limit is None:
+        return tuple(requests)
+    kept: list[Request] = []
+    items = 0
+    for request in requests:
+        items += request.sample == 0
+        if items > limit:
+            break
+        kept.append(request)
+    return tuple(kept)
+
+
 def parse_args(task: Task, given: TaskArgs) -> dict[str, Any]:
     """The task's arguments, parsed by their declarations; an unknown one is an error."""
     raw = given.get(task.spec.family, {})
@@ -103,15 +118,22 @@ def plan_task(task: Task, *, data_dir: Path, shots: int | None, limit: int | Non
         check_unchanged(spec.name, data_dir / spec.name, manifest)
     if manifest is None:
         manifest = {"data_fingerprint": "", "sources": []}
-    chosen_shots = choose_shots(task, data_dir / spec.name, shots) if spec.prepared else \
-        (spec.default_shots if shots is None else shots)
+    if variant in spec.reasoning_variants:
+        if shots:
+            raise JevalError(f"{spec.name}: prompt variant {variant!r} is zero-shot (a reasoning model thinks "
+                             f"instead of reading examples); drop --shots {shots}")
+        chosen_shots = 0
+    elif spec.prepared:
+        chosen_shots = choose_shots(task, data_dir / spec.name, shots)
+    else:
+        chosen_shots = spec.default_shots if shots is None else shots
     source = prompt_source(manifest)
     chosen_limit = item_limit(task, limit)
     requests: tuple[Request, ...] = ()
     fingerprint, protocol = "", spec.protocol
     if isinstance(task, GenerationTask):
         built = task.requests(TaskInputs(data_dir / spec.name, chosen_shots, chosen_limit, variant, parsed))
-        requests, fingerprint = tuple(built.requests[:chosen_limit]), built.prompt_fingerprint
+        requests, fingerprint = first_items(built.requests, chosen_limit), built.prompt_fingerprint
         protocol = built.protocol or spec.protocol
     return PlannedTask(task, chosen_shots, chosen_limit, variant, protocol_with_source(protocol, source), manifest,
                        parsed, requests, fingerprint, source, shots)

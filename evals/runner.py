@@ -17,7 +17,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -33,6 +33,7 @@ from jeval.models.engines import ModelSpec, check_capabilities, engine_for, open
 from jeval.models.model import ContextWindow, Model, generate
 from jeval.models.server import Engine
 from jeval.planning import plan
+from jeval.reasoning import Reasoning, TokenCounter, answer_of, counts, summary
 from jeval.registry import load_registry
 from jeval.results import format_table, new_run_id, write_run
 from jeval.schema import SCHEMA, derive_columns
@@ -77,6 +78,8 @@ class RunConfig:
     require_all: bool = False
     """Every member of a named group must run (else one that is not prepared, or cannot give the
     shots asked, is skipped and listed)."""
+    reasoning: Reasoning | None = None
+    """Thinking blocks are separated from answers, and requests get room for them (jeval.reasoning)."""
 
     def model_spec(self) -> ModelSpec:
         return ModelSpec(checkpoint=self.checkpoint, base_urls=self.base_urls, model_id=self.model_id,
@@ -86,10 +89,11 @@ class RunConfig:
                          log_dir=self.output_dir / "logs", home=default_home())
 
 
-async def answer_dialogues(planned: Sequence[PlannedTask], model: Model, executor: Executor
-                           ) -> dict[tuple[str, str], tuple[Request, Outcome]]:
+async def answer_dialogues(planned: Sequence[PlannedTask], model: Model, executor: Executor,
+                           reasoning: Reasoning | None = None) -> dict[tuple[str, str], tuple[Request, Outcome]]:
     """Answer every request, then the follow-up turns of dialogue tasks, round by round; for each
-    item (task, key), its last turn's request and answer."""
+    item (task, key), its last turn's request and answer. A follow-up turn sees the last answer
+    without its thinking block."""
     tasks = {p.task.spec.name: p.task for p in planned}
     turn = [r for p in planned for r in p.requests]
     final: dict[tuple[str, str], tuple[Request, Outcome]] = {}
@@ -102,30 +106,49 @@ async def answer_dialogues(planned: Sequence[PlannedTask], model: Model, executo
         async with reading:
             if not window:
                 window.append(await asyncio.to_thread(model.context_window))
-        why = window[0].overflow(job.payload) if window[0] is not None else None
+        payload = job.payload
+        why = window[0].overflow(payload) if window[0] is not None else None
+        if why is not None and reasoning is not None:
+            payload, why = _fitted(payload, window[0], reasoning), None
         if why is not None:
             raise ItemRejected(why)
-        return await generate(model, job.payload)
+        return await generate(model, payload)
+
+    def asked(request: Request) -> Request:
+        return reasoning.asked(request) if reasoning is not None else request
 
     while turn:
-        outcomes = await executor.run([Job(r.payload(), r.task) for r in turn], ask, desc="generating")
+        outcomes = await executor.run([Job(asked(r).payload(), r.task) for r in turn], ask, desc="generating")
         following = []
         for request, outcome in zip(turn, outcomes, strict=True):
             final[(request.task, request.key)] = (request, outcome)
             task = tasks[request.task]
             if isinstance(task, DialogueTask) and outcome.response is not None:
-                nxt = task.follow_up(request, outcome.response["text"])
+                nxt = task.follow_up(request, answer_of(outcome.response, request, reasoning).answer)
                 if nxt is not None:
                     following.append(nxt)
         turn = following
     return final
 
 
-def score_generation(p: PlannedTask, answered: Mapping[tuple[str, str], tuple[Request, Outcome]]) -> TaskOutcome:
+def _fitted(payload: dict[str, Any], window: ContextWindow | None, reasoning: Reasoning) -> dict[str, Any]:
+    """A payload whose thinking budget overflows the context, sent with the room the context has
+    (the cache still keys it by the payload asked); refused where even the answer cannot fit."""
+    assert window is not None
+    prompt = window.prompt_tokens(payload)
+    answer = payload["max_tokens"] - reasoning.budget
+    if prompt is None or window.limit - prompt < answer:
+        raise ItemRejected(window.overflow({**payload, "max_tokens": answer}) or "no room for the answer")
+    return {**payload, "max_tokens": window.limit - prompt}
+
+
+def score_generation(p: PlannedTask, answered: Mapping[tuple[str, str], tuple[Request, Outcome]],
+                     reasoning: Reasoning | None = None, count: TokenCounter | None = None) -> TaskOutcome:
+    """Score every item on its answer (after the thinking block, where there is one)."""
     task = p.task
     assert isinstance(task, GenerationTask)
-    rows, scores = [], []
     failed: dict[str, str] = {}
+    items = []
     for first in p.requests:
         request, outcome = answered[(first.task, first.key)]
         response = outcome.response
@@ -133,21 +156,29 @@ def score_generation(p: PlannedTask, answered: Mapping[tuple[str, str], tuple[Re
             assert outcome.error is not None, "only a refused item has no answer"
             failed[request.key] = outcome.error
             response = {"text": "", "finish_reason": "failed", "prompt_tokens": None, "completion_tokens": None}
-        score = task.score(request, response["text"])
-        scores.append(score)
+        items.append((request, outcome, response, answer_of(response, request, reasoning)))
+    scores = task.score_all([(request, found.answer) for request, _, _, found in items])
+    rows = []
+    for (request, outcome, response, found), score in zip(items, scores, strict=True):
+        thinking = (counts(found, response, count) if reasoning is not None or found.reasoning is not None else {})
+        raw = {"raw_output": response["text"]} if reasoning is not None else {}
         rows.append({"key": request.key, **request.metadata, "prompt": request.prompt, "target": request.target,
-                     "output": response["text"], **score, "finish_reason": response["finish_reason"],
+                     "output": found.answer, **raw, **thinking, **score, "finish_reason": response["finish_reason"],
                      "prompt_tokens": response["prompt_tokens"], "completion_tokens": response["completion_tokens"],
                      "cached": outcome.cached, **({"failed": failed[request.key]} if request.key in failed else {})})
     decoding = {"temperature": sorted({r.temperature for r in p.requests}) or [0.0],
                 "greedy": all(r.temperature == 0.0 for r in p.requests),
                 "max_tokens": sorted({r.max_tokens for r in p.requests}),
-                "stop": sorted({s for r in p.requests for s in r.stop})}
+                "stop": sorted({s for r in p.requests for s in r.stop}),
+                **({"reasoning": {**reasoning.as_dict(), "stop": "applied to the answer after the thinking"}}
+                   if reasoning is not None else {})}
     tokens = {"prompt": sum(x["prompt_tokens"] or 0 for x in rows),
               "completion": sum(x["completion_tokens"] or 0 for x in rows)}
     empty = sum(1 for x in rows if "failed" not in x and not x["output"].strip())
+    thought = summary(rows, reasoning)
     return TaskOutcome(task.aggregate(scores), rows, len(rows), p.prompt_fingerprint, decoding,
-                       extra={"tokens": tokens, "empty_outputs": empty, **failure_record(failed)})
+                       extra={"tokens": tokens, "empty_outputs": empty, **failure_record(failed),
+                              **({"reasoning": thought} if thought is not None else {})})
 
 
 def failure_record(failed: Mapping[str, str]) -> dict[str, Any]:
@@ -206,8 +237,8 @@ def task_result(p: PlannedTask, outcome: TaskOutcome, requests: Mapping[str, int
     }
 
 
-async def evaluate(planned: Sequence[PlannedTask], model: Model, executor: Executor, data_dir: Path
-                   ) -> dict[str, TaskOutcome]:
+async def evaluate(planned: Sequence[PlannedTask], model: Model, executor: Executor, data_dir: Path,
+                   reasoning: Reasoning | None = None) -> dict[str, TaskOutcome]:
     outcomes: dict[str, TaskOutcome] = {}
     harnesses: dict[str, list[PlannedTask]] = {}
     for p in planned:
@@ -220,10 +251,24 @@ async def evaluate(planned: Sequence[PlannedTask], model: Model, executor: Execu
         outcomes.update(await task.harness.evaluate(members, context))
     generation = [p for p in planned if isinstance(p.task, GenerationTask)]
     if generation:
-        answered = await answer_dialogues(generation, model, executor)
+        answered = await answer_dialogues(generation, model, executor, reasoning)
+        count = await asyncio.to_thread(_token_counter, model) if reasoning is not None else None
         for p in generation:
-            outcomes[p.task.spec.name] = score_generation(p, answered)
+            outcomes[p.task.spec.name] = score_generation(p, answered, reasoning, count)
     return outcomes
+
+
+def _token_counter(model: Model) -> TokenCounter | None:
+    """Counts tokens with the model's tokenizer, where jeval can read it without the engine."""
+    window = model.context_window()
+    if window is None:
+        return None
+    tokenizer = window.tokenizer
+
+    def count(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    return count
 
 
 def _versions() -> dict[str, str | None]:
@@ -326,6 +371,11 @@ async def run_async(config: RunConfig, model: Model | None = None) -> Path:
                 args=config.task_args, named=registry.named(list(config.tasks)), require_all=config.require_all,
                 suites=tuple(registry.suites.values()))
     planned = made.tasks
+    if config.reasoning is None and any(p.variant in p.task.spec.reasoning_variants for p in planned):
+        markers = Reasoning()
+        config = replace(config, reasoning=markers)
+        log.info("prompt variant %r is for reasoning models: thinking blocks (%s … %s) are taken off answers",
+                 config.variant, markers.start, markers.end)
     for name, why in made.skipped.items():
         log.warning("skipped %s: %s", name, why)
     identity, opened = model_to_open(spec, model)
@@ -339,7 +389,7 @@ async def run_async(config: RunConfig, model: Model | None = None) -> Path:
         async with opened as asked:
             executor = Executor(GenerationStore(cache, identity), concurrency=config.concurrency)
             t0 = time.monotonic()
-            outcomes = await evaluate(planned, asked, executor, config.data_dir)
+            outcomes = await evaluate(planned, asked, executor, config.data_dir, config.reasoning)
             generation_s = time.monotonic() - t0
             usage, backend = asked.usage.as_dict(), asked.describe()
     finally:

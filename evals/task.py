@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -96,6 +96,9 @@ class Request:
     stop: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
     messages: tuple[dict[str, str], ...] = ()
+    sample: int = 0
+    """Which of several samples drawn for one item (pass@k): a sample above 0 is part of the
+    payload, so each sample is its own cache entry."""
 
     @property
     def is_chat(self) -> bool:
@@ -103,21 +106,12 @@ class Request:
 
     def payload(self) -> dict[str, Any]:
         """What is sent to the model; with the model's identity, it keys the generation cache."""
-        if self.is_chat:
-            return {
-                "kind": "chat",
-                "messages": [dict(m) for m in self.messages],
-                "max_tokens": self.max_tokens,
-                "temperature": self.temperature,
-                "stop": list(self.stop),
-            }
-        return {
-            "kind": "completion",
-            "prompt": self.prompt,
-            "max_tokens": self.max_tokens,
-            "temperature": self.temperature,
-            "stop": list(self.stop),
-        }
+        asked: dict[str, Any] = ({"kind": "chat", "messages": [dict(m) for m in self.messages]} if self.is_chat
+                                 else {"kind": "completion", "prompt": self.prompt})
+        asked.update(max_tokens=self.max_tokens, temperature=self.temperature, stop=list(self.stop))
+        if self.sample:
+            asked["sample"] = self.sample
+        return asked
 
 
 @dataclass(frozen=True)
@@ -157,6 +151,9 @@ class TaskSpec:
     needs: frozenset[Capability] = frozenset({"generate"})
     variants: tuple[str, ...] = ()
     """Prompt variants (`--variant`), each recorded as its own protocol."""
+    reasoning_variants: tuple[str, ...] = ()
+    """Variants among `variants` written for reasoning models: chosen, the task runs zero-shot and
+    the run separates thinking blocks from answers (jeval.reasoning), as `--reasoning` does."""
     args: tuple[TaskArg, ...] = ()
     prepared: bool = True
     """Whether the task reads files made by `jeval data prepare` (else its inputs come with the run)."""
@@ -326,11 +323,18 @@ class ImportsPreprocessed(ABC):
 class GenerationTask(Task):
     @abstractmethod
     def requests(self, inputs: TaskInputs) -> TaskRequests:
-        """Read the prepared files and build one request per test item (the first `limit`)."""
+        """Read the prepared files and build one request per test item (the first `limit`); a
+        task drawing several samples per item gives one per sample, an item's samples together."""
 
     @abstractmethod
     def score(self, request: Request, output: str) -> dict[str, Any]:
         """Score one answer: the extracted prediction and a value per metric."""
+
+    def score_all(self, answered: Sequence[tuple[Request, str]]) -> list[dict[str, Any]]:
+        """Score every answer of the task at once, in order: `score` for each by default; a task
+        whose scoring is costly (code run in sandboxes, in parallel) or spans an item's samples
+        (pass@k) overrides this."""
+        return [self.score(request, output) for request, output in answered]
 
     @abstractmethod
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, Any]:

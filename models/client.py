@@ -97,6 +97,26 @@ class Completion:
     finish_reason: str | None
     prompt_tokens: int | None
     completion_tokens: int | None
+    reasoning: str | None = None
+    """The thinking, where the server separated it from the answer (vLLM's `--reasoning-parser`)."""
+    reasoning_tokens: int | None = None
+    """Tokens of thinking among `completion_tokens`, where the server's usage reports them."""
+
+
+def _reasoning_of(message: Any) -> str | None:
+    """The thinking a server sent beside the answer: `reasoning_content` (vLLM, DeepSeek) or
+    `reasoning` (later vLLM)."""
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(message, name, None)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _reasoning_tokens(usage: Any) -> int | None:
+    details = getattr(usage, "completion_tokens_details", None)
+    value = getattr(details, "reasoning_tokens", None)
+    return value if isinstance(value, int) else None
 
 
 @dataclass(frozen=True)
@@ -241,7 +261,8 @@ class OpenAIClient:
         choice = response.choices[0]
         text, stopped = cut_at_stop(choice.text or "", stop)
         prompt_tokens, completion_tokens = self._account(response.usage)
-        return Completion(text, "stop" if stopped else choice.finish_reason, prompt_tokens, completion_tokens)
+        return Completion(text, "stop" if stopped else choice.finish_reason, prompt_tokens, completion_tokens,
+                          reasoning_tokens=_reasoning_tokens(response.usage))
 
     async def prompt_logprobs(self, token_ids: list[int]) -> PromptLogprobs | None:
         """Log-probabilities of the prompt's own tokens (`echo` with `logprobs`, as vLLM answers),
@@ -280,7 +301,8 @@ class OpenAIClient:
         message = choice.message
         text, stopped = cut_at_stop((message.content if message is not None else None) or "", stop)
         prompt_tokens, completion_tokens = self._account(response.usage)
-        return Completion(text, "stop" if stopped else choice.finish_reason, prompt_tokens, completion_tokens)
+        return Completion(text, "stop" if stopped else choice.finish_reason, prompt_tokens, completion_tokens,
+                          _reasoning_of(message), _reasoning_tokens(response.usage))
 
     async def stream_chat(
         self,

@@ -165,5 +165,10 @@ async def generate(model: Model, payload: Mapping[str, Any]) -> dict[str, Any]:
         c = await model.chat([dict(m) for m in payload["messages"]], **settings)
     else:
         c = await model.complete(payload["prompt"], **settings)
-    return {"text": c.text, "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
-            "completion_tokens": c.completion_tokens}
+    answer = {"text": c.text, "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
+              "completion_tokens": c.completion_tokens}
+    if c.reasoning is not None:
+        answer["reasoning"] = c.reasoning
+    if c.reasoning_tokens is not None:
+        answer["reasoning_tokens"] = c.reasoning_tokens
+    return answer

@@ -66,7 +66,10 @@ if TYPE_CHECKING:
 PROTOCOL = "llm-jp-eval-1.4.1"
 OWN_PROTOCOL = own_text.PROTOCOL
 PROTOCOLS = (OWN_PROTOCOL, PROTOCOL)
-VARIANTS = ("chat", "fewshot-turns")
+VARIANTS = ("chat", "fewshot-turns", "reasoning")
+REASONING_VARIANTS = ("reasoning",)
+"""`reasoning`: the `chat` prompt, zero-shot, for a reasoning model; its thinking block is taken off
+before the answer is read (jeval.reasoning)."""
 SPLITS = ("train", "dev", "test")
 FRAME_FILE = "frame.json"
 MAX_NUM_SAMPLES = 100
@@ -217,7 +220,8 @@ class JasterTask(GenerationTask, ImportsPreprocessed, ChoosesPromptText):
     @property
     def spec(self) -> TaskSpec:
         return TaskSpec(self.name, self.category, PROTOCOL if self.llm_jp_eval_text else OWN_PROTOCOL, "jaster",
-                        default_shots=self.default_shots, default_limit=self.default_limit, variants=VARIANTS)
+                        default_shots=self.default_shots, default_limit=self.default_limit, variants=VARIANTS,
+                        reasoning_variants=REASONING_VARIANTS)
 
     @property
     def upstream_text(self) -> bool:
@@ -292,8 +296,9 @@ class JasterTask(GenerationTask, ImportsPreprocessed, ChoosesPromptText):
     def requests(self, inputs: TaskInputs) -> TaskRequests:
         """One request per test item in llm-jp-eval's frame; `variant` sends it through the
         model's chat template instead (`chat`: the whole prompt as one user turn;
-        `fewshot-turns`: see build_turns), recorded as protocol `<protocol>/<variant>`. The
-        protocol is the one the prepared text belongs to (frame.json)."""
+        `fewshot-turns`: see build_turns; `reasoning`: as `chat`, zero-shot), recorded as
+        protocol `<protocol>/<variant>`. The protocol is the one the prepared text belongs to
+        (frame.json)."""
         task_dir, shots, variant = inputs.data_dir, inputs.shots, inputs.variant
         frame = read_json(task_dir / FRAME_FILE)
         if not isinstance(frame, dict) or not isinstance(frame.get("header"), str):
@@ -321,7 +326,7 @@ class JasterTask(GenerationTask, ImportsPreprocessed, ChoosesPromptText):
         for i, s in enumerate(test["samples"][:inputs.limit]):
             prompt = build_prompt(header, instruction, few_shots, s["input"])
             messages: tuple[dict[str, str], ...] = ()
-            if variant == "chat":
+            if variant in ("chat", "reasoning"):
                 messages = ({"role": "user", "content": prompt},)
             elif variant == "fewshot-turns":
                 messages = build_turns(header, instruction, few_shots, s["input"])
