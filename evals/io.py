@@ -53,27 +53,35 @@ def read_json(path: Path) -> Any:
         raise JevalError(f"{path}: not valid JSON ({e})") from None
 
 
+def jsonl_numbered(lines: Iterable[str], path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """JSON Lines (`lines` as a text file gives them) as (line number, object) pairs, blank lines
+    passed over; a malformed line is an error naming `path` and the line."""
+    rows = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise JevalError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+        except ValueError as e:  # an integer longer than Python converts (4300 digits)
+            raise JevalError(f"{path}:{lineno}: not usable JSON ({str(e).split(':')[0]})") from None
+        if not isinstance(row, dict):
+            raise JevalError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+        rows.append((lineno, row))
+    return rows
+
+
 def read_jsonl_numbered(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """Read a JSON Lines file as (line number, object) pairs; a malformed line is an error naming
     the file and line."""
-    rows = []
     try:
         with path.open(encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise JevalError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-                if not isinstance(row, dict):
-                    raise JevalError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-                rows.append((lineno, row))
+            return jsonl_numbered(f, path)
     except FileNotFoundError:
         raise JevalError(f"{path}: file not found") from None
     except UnicodeDecodeError as e:
         raise JevalError(f"{path}: not UTF-8 text ({e.reason})") from None
-    return rows
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import re
@@ -43,14 +44,33 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 SANDBOX_UID = 65534
 STDERR_KEPT = 4096
 CHUNK = 1 << 16
 REAP_WAIT_S = 5.0
+STARTUP_GRACE_S = 3.0
+"""Wall-clock seconds a run gets beyond its time limit, for setting the sandbox up."""
 ROOT_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 INSTALL_HINT = "install bubblewrap 0.8 or newer (Debian: apt-get install -y bubblewrap)"
+
+
+VALUES = Path(__file__).with_name("sandbox_values.py")
+_VALUES_IMPORT = re.compile(r"^from jeval\.tasks\.sandbox_values import (?:\([^)]*\)|[^\n]*)$", re.MULTILINE)
+
+
+def program_source(path: Path) -> str:
+    """The source of the program in `path`, for `Sandbox.run_python`: its one
+    `from jeval.tasks.sandbox_values import ...` statement replaced by that module's source, which
+    the program shares with the host (`python -I` in the sandbox cannot import jeval)."""
+    source = path.read_text(encoding="utf-8")
+    found = len(_VALUES_IMPORT.findall(source))
+    if found != 1:
+        raise ValueError(f"{path} must import from jeval.tasks.sandbox_values exactly once, not {found} times")
+    values = VALUES.read_text(encoding="utf-8")
+    return _VALUES_IMPORT.sub(lambda _: values, source)
 
 
 class SandboxUnavailable(Exception):
@@ -76,6 +96,12 @@ class Limits:
     def __post_init__(self) -> None:
         if self.wall_s <= 0 or min(self.cpu_s, self.processes, self.open_files, self.output_bytes) < 1:
             raise ValueError(f"invalid sandbox limits: {self}")
+
+    @classmethod
+    def for_timeout(cls, timeout_s: float, **other: Any) -> Limits:
+        """Limits of a program given `timeout_s` seconds: as many CPU seconds (whole, at least 1)
+        and wall-clock seconds, plus STARTUP_GRACE_S of wall clock for the sandbox's set-up."""
+        return cls(wall_s=timeout_s + STARTUP_GRACE_S, cpu_s=max(1, math.ceil(timeout_s)), **other)
 
 
 @dataclass(frozen=True)

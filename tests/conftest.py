@@ -265,3 +265,15 @@ def postgres():
     server = start_postgres(bin_dir)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """A jeval.tasks.sandbox.Sandbox; the README's test command (and so CI) installs bubblewrap, so a
+    machine that cannot sandbox fails the tests that need one."""
+    from jeval.tasks.sandbox import Sandbox, SandboxUnavailable
+
+    try:
+        return Sandbox.create()
+    except SandboxUnavailable as e:
+        pytest.fail(f"the test command installs bubblewrap; this machine cannot sandbox: {e}")

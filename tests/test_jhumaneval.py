@@ -155,14 +155,6 @@ def write_upstream(path: Path, records: list[dict] | None = None, lines: list[st
     return path
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Sandbox:
-    try:
-        return Sandbox.create()
-    except SandboxUnavailable as e:
-        pytest.fail(f"the test command installs bubblewrap; this machine cannot sandbox: {e}")
-
-
 def verdict(sandbox: Sandbox, completion: str, problem: Problem = ADD, config: ScoringConfig = FAST):
     return check_sample(problem, completion, config, sandbox)
 

@@ -8,16 +8,12 @@ instructions, and the checker, not the model, is under test)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import threading
-from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
+from chat_support import canned_chat, jsonl, write_mirror_files
 from conftest import error_lines, jeval
-from http_support import JsonHandler
 
 from jeval.tasks.m_ifeval.task import INPUT_DATA
 
@@ -38,13 +34,7 @@ ANSWERS = {
 
 
 def write_mirror(root: Path, items: list[dict]) -> Path:
-    data = "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items).encode()
-    target = root / INPUT_DATA.mirror_path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    (root / "jeval-mirror.json").write_text(json.dumps(
-        {"note": "jeval test items", "checksums": {INPUT_DATA.url: hashlib.sha256(data).hexdigest()}}))
-    return root
+    return write_mirror_files(root, {INPUT_DATA.url: jsonl(items)})
 
 
 @pytest.fixture
@@ -56,32 +46,10 @@ def prepared(tmp_path) -> Path:
     return data
 
 
-class CannedChat(JsonHandler):
-    answers: ClassVar[dict[str, str]] = {}
-    bodies: ClassVar[list[dict]] = []
-
-    def do_GET(self):
-        self._send({"object": "list", "data": [{"id": "m", "object": "model", "owned_by": "vllm"}]})
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).bodies.append(body)
-        text = self.answers[body["messages"][-1]["content"]]
-        self._send({"id": "c", "object": "chat.completion", "created": 0, "model": "m",
-                    "usage": {"prompt_tokens": 9, "completion_tokens": 9, "total_tokens": 18},
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                 "finish_reason": "stop"}]})
-
-
 @pytest.fixture
 def chat_server():
-    answers = {i["prompt"]: ANSWERS[i["key"]] for i in ITEMS}
-    handler = type("Handler", (CannedChat,), {"answers": answers, "bodies": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield handler, f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with canned_chat({i["prompt"]: ANSWERS[i["key"]] for i in ITEMS}) as served:
+        yield served
 
 
 def test_a_run_checks_each_answer_strict_and_loose_and_writes_upstreams_files(prepared, chat_server, tmp_path):

@@ -40,8 +40,9 @@ def test_an_unterminated_block_leaves_an_empty_answer_and_is_marked():
 
 
 def test_output_without_a_block_is_the_answer_as_it_is():
-    assert separate("  そのまま\n", THINK) == separate("  そのまま\n", Reasoning("<a>", "</a>"))
-    assert separate("  そのまま\n", THINK).reasoning is None and separate("  そのまま\n", THINK).answer == "  そのまま\n"
+    found = separate("  そのまま\n", THINK)
+    assert found == separate("  そのまま\n", Reasoning("<a>", "</a>"))
+    assert found.reasoning is None and found.answer == "  そのまま\n"
 
 
 def test_markers_are_configurable_and_a_second_block_joins_the_thinking():
@@ -172,7 +173,7 @@ def test_a_reasoning_model_is_scored_on_the_answer_after_its_thinking(thinking_s
 
 
 def test_without_reasoning_handling_the_block_is_scored_as_the_answer(thinking_server, prepared, tmp_path):
-    handler, url, items = thinking_server
+    handler, url, _items = thinking_server
     proc = run(url, prepared, tmp_path, "plain")
     assert proc.returncode == 0, proc.stderr
     results, samples = outputs(tmp_path, "plain")
@@ -185,7 +186,7 @@ def test_the_reasoning_variant_is_zero_shot_chat_under_its_own_protocol(thinking
     handler, url, items = thinking_server
     proc = run(url, prepared, tmp_path, "variant", "--variant", "reasoning")
     assert proc.returncode == 0, proc.stderr
-    results, samples = outputs(tmp_path, "variant")
+    results, _samples = outputs(tmp_path, "variant")
     task = results["tasks"]["jcommonsenseqa"]
     assert task["protocol"] == "jeval-jaster-1/reasoning+standin-data" and task["shots"] == 0
     assert task["reasoning"]["blocks"] == len(items) and task["decoding"]["reasoning"]["budget"] == 8192

@@ -27,14 +27,6 @@ CORRECT = "def add(a, b):\n    return a + b"
 ADD_TESTS = ["assert add(1, 2) == 3", "assert add(2, 2) == 4"]
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Sandbox:
-    try:
-        return Sandbox.create()
-    except SandboxUnavailable as e:
-        pytest.fail(f"the test command installs bubblewrap; this machine cannot sandbox: {e}")
-
-
 def _alive(marker: str) -> list[int]:
     """Host processes whose command line holds `marker`."""
     found = []

@@ -11,8 +11,8 @@ sandboxed process says is taken as a verdict. Each test case, a single `assert E
 - the rest, evaluated here: constants (`3`, `set((4, 5))`, `-1.5`), comparisons, `and`/`or`/`not`,
   `math.isclose(...)`, over the probe values the sandbox reports.
 
-The sandbox reduces each probe value to plain data (sandbox_runner.py, `encode`); anything else
-stays opaque and equals nothing, so an object whose `__eq__` always answers True passes nothing.
+The sandbox reduces each probe value to plain data (jeval.tasks.sandbox_values, `encode`); anything
+else stays opaque and equals nothing, so an object whose `__eq__` always answers True passes nothing.
 Expected values never enter the sandbox, so a program that forges its report (frame walking,
 `os._exit`, writing the report itself) can only claim values; it passes only if it claims the
 right ones, which is what a program that hard-codes the answers does anyway. A test passes when
@@ -39,11 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from jeval.errors import JevalError
-from jeval.tasks.sandbox import Limits, Sandbox
+from jeval.tasks.sandbox import Limits, Sandbox, program_source
+from jeval.tasks.sandbox_values import decode
 
 RUNNER = Path(__file__).with_name("sandbox_runner.py")
-STARTUP_GRACE_S = 3.0
-MAX_DEPTH = 100
 
 UPSTREAM_GLOBAL_NAMES: tuple[str, ...] = (
     "ast", "functools", "json", "logging", "math", "os", "re", "subprocess", "time", "unicodedata",
@@ -81,9 +80,9 @@ class CodeExecConfig:
             raise ValueError("timeout_s must be positive and workers at least 1")
 
     def limits(self) -> Limits:
-        return Limits(wall_s=self.timeout_s + STARTUP_GRACE_S, cpu_s=max(1, math.ceil(self.timeout_s)),
-                      memory_bytes=self.memory_bytes, file_size_bytes=self.file_size_bytes,
-                      open_files=self.open_files, processes=self.processes, output_bytes=self.output_bytes)
+        return Limits.for_timeout(self.timeout_s, memory_bytes=self.memory_bytes, file_size_bytes=self.file_size_bytes,
+                                  open_files=self.open_files, processes=self.processes,
+                                  output_bytes=self.output_bytes)
 
 
 @dataclass(frozen=True)
@@ -203,17 +202,6 @@ class ProbeRaised(Exception):
     """The program raised while evaluating a probe the assertion needs."""
 
 
-@dataclass(frozen=True, eq=False)
-class Opaque:
-    """A value that is not plain data: equal only to itself; its truth is what the program said."""
-
-    type_name: str
-    truth: bool
-
-    def __bool__(self) -> bool:
-        return self.truth
-
-
 COMPARE: dict[type, Callable[[Any, Any], Any]] = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
     ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
@@ -250,28 +238,12 @@ def _evaluate(node: ast.expr, values: Sequence[Any]) -> Any:
                         **{str(k.arg): _evaluate(k.value, values) for k in node.keywords})
 
 
-def _decode(item: Any, depth: int = 0) -> Any:
-    """The tagged plain data of sandbox_runner.encode, rebuilt here from builtin types only."""
-    if depth > MAX_DEPTH or not isinstance(item, list) or not item or not isinstance(item[0], str):
-        raise ValueError("malformed value")
-    tag, args, inner = item[0], item[1:], depth + 1
-    simple: dict[str, Callable[..., Any]] = {
-        "none": lambda: None, "bool": lambda b: b if isinstance(b, bool) else _bad(), "int": lambda s: int(s, 16),
-        "float": float, "complex": lambda re, im: complex(float(re), float(im)), "str": lambda s: s + "",
-        "bytes": bytes.fromhex, "opaque": lambda name, truth: Opaque(str(name), truth is True),
-        "error": lambda name: ProbeRaised(str(name))}
-    if tag in simple:
-        return simple[tag](*args)
-    if tag in ("list", "tuple", "set", "frozenset") and len(args) == 1 and isinstance(args[0], list):
-        items = [_decode(x, inner) for x in args[0]]
-        return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[tag](items)
-    if tag == "dict" and len(args) == 1 and isinstance(args[0], list):
-        return {_decode(k, inner): _decode(v, inner) for k, v in args[0]}
-    raise ValueError(f"unknown tag {tag!r}")
-
-
-def _bad() -> Any:
-    raise ValueError("malformed value")
+def _decode(item: Any) -> Any:
+    """A probe's value as sandbox_runner reports it: the tagged plain data of
+    jeval.tasks.sandbox_values, or ["error", name] where the probe raised."""
+    if isinstance(item, list) and len(item) == 2 and item[0] == "error":
+        return ProbeRaised(str(item[1]))
+    return decode(item)
 
 
 def _verdict(checks: Sequence[Check], report: bytes) -> Outcome:
@@ -307,7 +279,7 @@ def run_one(code: str, tests: Sequence[str], config: CodeExecConfig = CodeExecCo
     sandbox = sandbox or Sandbox.create()
     job = {"code": code, "probes": [list(c.probes) for c in checks], "scope": config.scope,
            "upstream_globals": list(UPSTREAM_GLOBAL_NAMES), "alarm_s": max(1, math.ceil(config.timeout_s))}
-    run = sandbox.run_python(RUNNER.read_text(encoding="utf-8"), json.dumps(job).encode(), config.limits())
+    run = sandbox.run_python(program_source(RUNNER), json.dumps(job).encode(), config.limits())
     if run.reason != "exited":
         return Outcome(False, run.reason)
     if run.status != 0:

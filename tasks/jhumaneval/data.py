@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import ast
 import gzip
-import json
 import zlib
 from pathlib import Path
 from typing import Any
 
 from jeval.errors import JevalError
-from jeval.io import atomic_write_jsonl, read_jsonl_numbered
+from jeval.io import atomic_write_jsonl, jsonl_numbered, read_jsonl_numbered
 from jeval.task import Source
 
 COMMIT = "def32e75b363aa663d19c0f6d83ef300feeeea0e"
@@ -119,22 +118,14 @@ def read_upstream(path: Path) -> list[dict[str, Any]]:
     """Every problem of the upstream file (gzipped JSON Lines), checked and repaired."""
     try:
         with gzip.open(path, "rt", encoding="utf-8") as f:
-            lines = f.read().splitlines()
+            rows = jsonl_numbered(f, path)
     except (OSError, EOFError, zlib.error) as e:
         raise JevalError(f"{path}: not a gzip file of JSON Lines ({e})") from None
     except UnicodeDecodeError as e:
         raise JevalError(f"{path}: not UTF-8 text ({e.reason})") from None
     records, seen = [], set()
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for lineno, row in rows:
         where = f"{path}:{lineno}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise JevalError(f"{where}: not valid JSON ({e.msg})") from None
-        if not isinstance(row, dict):
-            raise JevalError(f"{where}: expected a JSON object, got {type(row).__name__}")
         record = check_record(row, where)
         if record["task_id"] in seen:
             raise JevalError(f"{where}: task_id {record['task_id']} appears twice")

@@ -1,6 +1,7 @@
 """Both sides of a JHumanEval check, each run as `python -I -B -c <this source> MODE` in its own
-jeval.tasks.sandbox sandbox; the harness (scoring.py) imports this module only for its value
-encoding (`encode`, `decode`), which both sides and the harness share.
+jeval.tasks.sandbox sandbox (sent as jeval.tasks.sandbox.program_source makes it: the value
+encoding of jeval.tasks.sandbox_values, which both sides and the harness share, in place of the
+import of it).
 
 - `trusted` (sandbox T): runs the problem's own code only, the prompt (its helpers, such as
   `poly` or `encode_cyclic`) and the test, then `check(candidate)` where `candidate` is a proxy
@@ -15,11 +16,10 @@ encoding (`encode`, `decode`), which both sides and the harness share.
   mutations), and reports each result as plain data, or the name of the exception it raised.
 
 Nothing C says is a verdict: its report only carries values, which the harness checks and passes
-to T; T never runs generated code. Values are tagged JSON (the tags of
-jeval.tasks.jaster.sandbox_runner): None, bool, int, float (nan and infinities too), complex, str,
-bytes, list, tuple, set, frozenset, dict, depth-bounded; anything else is `opaque` (its type name
-and truth): in T an opaque value equals nothing but itself, so an object whose `__eq__` always
-answers True passes nothing, and it cannot be passed back to the candidate.
+to T; T never runs generated code. Values are tagged JSON (jeval.tasks.sandbox_values, as the
+jaster code_exec runner has them): anything that is not plain data is `opaque` (its type name and
+truth): in T an opaque value equals nothing but itself, so an object whose `__eq__` always answers
+True passes nothing, and it cannot be passed back to the candidate.
 """
 
 from __future__ import annotations
@@ -27,123 +27,15 @@ from __future__ import annotations
 import ast
 import builtins
 import json
-import numbers
-import os
 import random
 import sys
 from collections.abc import Callable
 from typing import Any
 
-MAX_DEPTH = 100
+from jeval.tasks.sandbox_values import NAME_CHARS, decode, encode, is_plain, serve, truth_of
+
 MAX_MISSING = 5000
 """Calls recorded as missing in one round; past this the round stops."""
-NAME_CHARS = 100
-
-
-# Values
-
-def encode(value: Any, depth: int = 0) -> list[Any]:
-    """Plain data as tagged JSON; set members in a canonical order (their JSON), so equal
-    arguments give equal keys whatever the process's hash seed. Anything else is opaque."""
-    if depth > MAX_DEPTH:
-        raise ValueError("value nested too deeply")
-    inner = depth + 1
-    if value is None:
-        return ["none"]
-    if isinstance(value, bool):
-        return ["bool", value is True]
-    if isinstance(value, int):
-        return ["int", hex(int.__int__(value))]
-    if isinstance(value, numbers.Integral) and not isinstance(value, float):
-        return ["int", hex(int(value))]
-    if isinstance(value, float):
-        return ["float", float.__repr__(value)]
-    if isinstance(value, complex):
-        return ["complex", float.__repr__(value.real), float.__repr__(value.imag)]
-    if isinstance(value, str):
-        return ["str", str.__str__(value)]
-    if isinstance(value, bytes | bytearray):
-        return ["bytes", bytes(value).hex()]
-    if isinstance(value, list):
-        return ["list", [encode(v, inner) for v in list.copy(value)]]
-    if isinstance(value, tuple):
-        return ["tuple", [encode(v, inner) for v in tuple.__iter__(value)]]
-    if isinstance(value, set | frozenset):
-        members = sorted((encode(v, inner) for v in frozenset(value)), key=json.dumps)
-        return ["set" if isinstance(value, set) else "frozenset", members]
-    if isinstance(value, dict):
-        return ["dict", [[encode(k, inner), encode(v, inner)] for k, v in dict.items(value)]]
-    return ["opaque", type(value).__qualname__[:NAME_CHARS], _truth(value)]
-
-
-def _truth(value: Any) -> bool:
-    try:
-        return bool(value)
-    except Exception:  # an object whose truth cannot be had is false
-        return False
-
-
-class Opaque:
-    """A value that was not plain data: equal only to itself; its truth is what its side said."""
-
-    __slots__ = ("truth", "type_name")
-
-    def __init__(self, type_name: str, truth: bool) -> None:
-        self.type_name = type_name
-        self.truth = truth
-
-    def __bool__(self) -> bool:
-        return self.truth
-
-    def __repr__(self) -> str:
-        return f"<opaque {self.type_name}>"
-
-
-def decode(item: Any, depth: int = 0) -> Any:
-    """A tagged value rebuilt from builtin types only (and `Opaque`); ValueError if malformed."""
-    if depth > MAX_DEPTH or not isinstance(item, list) or not item or not isinstance(item[0], str):
-        raise ValueError("malformed value")
-    tag, args, inner = item[0], item[1:], depth + 1
-    try:
-        if tag == "none" and not args:
-            return None
-        if tag == "bool" and len(args) == 1 and isinstance(args[0], bool):
-            return args[0]
-        if tag == "int" and len(args) == 1 and isinstance(args[0], str):
-            return int(args[0], 16)
-        if tag == "float" and len(args) == 1 and isinstance(args[0], str):
-            return float(args[0])
-        if tag == "complex" and len(args) == 2 and all(isinstance(a, str) for a in args):
-            return complex(float(args[0]), float(args[1]))
-        if tag == "str" and len(args) == 1 and isinstance(args[0], str):
-            return args[0]
-        if tag == "bytes" and len(args) == 1 and isinstance(args[0], str):
-            return bytes.fromhex(args[0])
-        if tag == "opaque" and len(args) == 2 and isinstance(args[0], str) and isinstance(args[1], bool):
-            return Opaque(args[0][:NAME_CHARS], args[1])
-        if tag in ("list", "tuple", "set", "frozenset") and len(args) == 1 and isinstance(args[0], list):
-            items = [decode(x, inner) for x in args[0]]
-            return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[tag](items)
-        if tag == "dict" and len(args) == 1 and isinstance(args[0], list):
-            if not all(isinstance(p, list) and len(p) == 2 for p in args[0]):
-                raise ValueError("malformed value (dict)")
-            return {decode(k, inner): decode(v, inner) for k, v in args[0]}
-    except (TypeError, OverflowError, RecursionError) as e:  # unhashable members, absurd numbers
-        raise ValueError(f"malformed value ({type(e).__name__})") from None
-    raise ValueError(f"malformed value (tag {tag[:20]!r})")
-
-
-def is_plain(item: Any) -> bool:
-    """Whether an encoded value holds nothing opaque (so it can be sent to the other side)."""
-    if not isinstance(item, list) or not item:
-        return False
-    if item[0] == "opaque":
-        return False
-    if item[0] in ("list", "tuple", "set", "frozenset"):
-        return all(is_plain(x) for x in item[1])
-    if item[0] == "dict":
-        return all(is_plain(k) and is_plain(v) for k, v in item[1])
-    return True
 
 
 def call_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -360,23 +252,13 @@ def candidate(job: dict[str, Any]) -> dict[str, Any]:
         try:
             results.append(["ok", encode(value)])
         except BaseException:  # nested too deeply: not plain data
-            results.append(["ok", ["opaque", "deep value", _truth(value)]])
+            results.append(["ok", ["opaque", "deep value", truth_of(value)]])
     return {"loaded": True, "results": results}
 
 
 def main() -> None:
-    mode = sys.argv[1]
-    job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-    report_fd = os.dup(1)
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.close(null)
     sides: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"trusted": trusted, "candidate": candidate}
-    data = json.dumps(sides[mode](job)).encode()
-    while data:
-        data = data[os.write(report_fd, data):]
-    os._exit(0)
+    serve(sides[sys.argv[1]])
 
 
 if __name__ == "__main__":

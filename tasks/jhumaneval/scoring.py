@@ -41,7 +41,6 @@ Differences from HumanEval's own harness (one `exec` of prompt + completion + te
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 from collections.abc import Sequence
@@ -52,12 +51,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from jeval.tasks.jhumaneval.sandbox_side import decode
-from jeval.tasks.sandbox import Limits, Run, Sandbox
+from jeval.tasks.sandbox import Limits, Run, Sandbox, program_source
+from jeval.tasks.sandbox_values import NAME_CHARS, decode
 
 SIDE = Path(__file__).with_name("sandbox_side.py")
-STARTUP_GRACE_S = 3.0
-NAME_CHARS = 100
 CPU_LIMIT_STATUS = (128 + signal.SIGXCPU, 128 + signal.SIGKILL)
 """Exit statuses of a program the CPU limit ended (SIGXCPU at the soft limit, SIGKILL at the hard)."""
 
@@ -65,7 +62,7 @@ CPU_LIMIT_STATUS = (128 + signal.SIGXCPU, 128 + signal.SIGKILL)
 @dataclass(frozen=True)
 class ScoringConfig:
     timeout_s: float = 10.0
-    """CPU seconds of one sandbox run (the wall limit adds STARTUP_GRACE_S)."""
+    """CPU seconds of one sandbox run (the wall limit adds jeval.tasks.sandbox.STARTUP_GRACE_S)."""
     memory_bytes: int = 1 << 30
     output_bytes: int = 4 << 20
     """Bound on one report (a round's values)."""
@@ -80,8 +77,7 @@ class ScoringConfig:
             raise ValueError("timeout_s must be positive, rounds and workers at least 1")
 
     def limits(self) -> Limits:
-        return Limits(wall_s=self.timeout_s + STARTUP_GRACE_S, cpu_s=max(1, math.ceil(self.timeout_s)),
-                      memory_bytes=self.memory_bytes, output_bytes=self.output_bytes)
+        return Limits.for_timeout(self.timeout_s, memory_bytes=self.memory_bytes, output_bytes=self.output_bytes)
 
     def describe(self) -> dict[str, Any]:
         return {"timeout_s": self.timeout_s, "rounds": self.rounds, "seed": self.seed,
@@ -117,7 +113,7 @@ class _Report:
 
 
 def _side(mode: str, job: dict[str, Any], config: ScoringConfig, sandbox: Sandbox) -> tuple[Run, Any]:
-    run = sandbox.run_python(SIDE.read_text(encoding="utf-8"), json.dumps(job).encode(), config.limits(), (mode,))
+    run = sandbox.run_python(program_source(SIDE), json.dumps(job).encode(), config.limits(), (mode,))
     if run.reason != "exited" or run.status != 0:
         return run, None
     try:

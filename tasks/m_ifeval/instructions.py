@@ -2,7 +2,8 @@
 rules of lightblue-tech/M-IFEval (`instructions/ja_instructions.py` @ 0bc3143).
 
 Each class is built from the instruction's keyword arguments (`from_args`, which rejects what
-upstream would have replaced by a random value or crashed on) and answers one question,
+upstream would have replaced by a random value or crashed on; an instruction without arguments
+inherits it from `NoArgs`) and answers one question,
 `check(response) -> bool`, with upstream's verdict. Each `check` docstring states the rule as
 upstream applies it, quirks included: jeval reproduces them, because the benchmark's published
 numbers were computed with them.
@@ -19,11 +20,12 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, Self, TypeVar
 
 from jeval.errors import JevalError
 from jeval.tasks.m_ifeval import japanese
 
+T = TypeVar("T")
 Relation = Literal["未満", "以上"]
 RELATIONS: tuple[Relation, ...] = ("未満", "以上")
 
@@ -103,8 +105,21 @@ class Args:
         if unknown:
             raise self._bad(f"unexpected argument(s) {', '.join(map(repr, unknown))}")
 
+    def finish(self, instruction: T) -> T:
+        """The instruction built from the arguments read, once `done()` finds no other."""
+        self.done()
+        return instruction
+
     def fail(self, message: str) -> BadInstructionArgs:
         return self._bad(message)
+
+
+class NoArgs:
+    """An instruction that takes no keyword arguments."""
+
+    @classmethod
+    def from_args(cls, args: Args) -> Self:
+        return args.finish(cls())
 
 
 # --- keywords ---------------------------------------------------------------------------------
@@ -116,9 +131,7 @@ class KeywordsExist:
 
     @classmethod
     def from_args(cls, args: Args) -> KeywordsExist:
-        keywords = args.texts("keywords")
-        args.done()
-        return cls(keywords)
+        return args.finish(cls(args.texts("keywords")))
 
     def check(self, response: str) -> bool:
         """Every keyword is the surface of some Janome token of the response. A keyword that
@@ -135,9 +148,8 @@ class KeywordFrequency:
 
     @classmethod
     def from_args(cls, args: Args) -> KeywordFrequency:
-        made = cls(args.text("keyword", non_empty=True).strip(), args.count("frequency"), args.relation())
-        args.done()
-        return made
+        keyword = args.text("keyword", non_empty=True).strip()
+        return args.finish(cls(keyword, args.count("frequency"), args.relation()))
 
     def check(self, response: str) -> bool:
         """The number of Janome tokens whose surface is the (stripped) keyword, compared with
@@ -152,9 +164,7 @@ class ForbiddenWords:
 
     @classmethod
     def from_args(cls, args: Args) -> ForbiddenWords:
-        words = args.texts("forbidden_words")
-        args.done()
-        return cls(words)
+        return args.finish(cls(args.texts("forbidden_words")))
 
     def check(self, response: str) -> bool:
         """No forbidden word is the surface of a Janome token of the response; a forbidden word
@@ -175,9 +185,7 @@ class LetterFrequency:
         if len(letter) != 1 or not "ぁ" <= letter <= "ん":
             # Upstream silently draws a random hiragana instead.
             raise args.fail(f"argument 'letter' must be one hiragana (ぁ..ん), got {letter!r}")
-        made = cls(letter, args.count("let_frequency"), args.relation("let_relation"))
-        args.done()
-        return made
+        return args.finish(cls(letter, args.count("let_frequency"), args.relation("let_relation")))
 
     def check(self, response: str) -> bool:
         """Occurrences of the hiragana letter plus its katakana twin (code point + 0x60: し and
@@ -199,8 +207,7 @@ class ResponseLanguage:
         language = args.text("language")
         if language not in LANGUAGE_CODES:
             raise args.fail(f"argument 'language' must be one of {' '.join(sorted(LANGUAGE_CODES))}, got {language!r}")
-        args.done()
-        return cls(language)
+        return args.finish(cls(language))
 
     def check(self, response: str) -> bool:
         """langdetect's language for the whole response is `language`; a response langdetect
@@ -216,9 +223,7 @@ class NumberOfSentences:
 
     @classmethod
     def from_args(cls, args: Args) -> NumberOfSentences:
-        made = cls(args.count("num_sentences"), args.relation())
-        args.done()
-        return made
+        return args.finish(cls(args.count("num_sentences"), args.relation()))
 
     def check(self, response: str) -> bool:
         """The sentence count (see `japanese.count_sentences`: lines, then 。!? after
@@ -232,9 +237,7 @@ class NumberOfParagraphs:
 
     @classmethod
     def from_args(cls, args: Args) -> NumberOfParagraphs:
-        made = cls(args.count("num_paragraphs"))
-        args.done()
-        return made
+        return args.finish(cls(args.count("num_paragraphs")))
 
     def check(self, response: str) -> bool:
         """Paragraphs are the pieces between `***` dividers (one optional white-space character
@@ -258,9 +261,7 @@ class NumberOfLetters:
 
     @classmethod
     def from_args(cls, args: Args) -> NumberOfLetters:
-        made = cls(args.count("num_letters"), args.relation())
-        args.done()
-        return made
+        return args.finish(cls(args.count("num_letters"), args.relation()))
 
     def check(self, response: str) -> bool:
         """`len(response)` (code points, white space and line breaks included) compared with
@@ -281,9 +282,7 @@ class NthParagraphFirstWord:
         if nth_paragraph > num_paragraphs:
             # Upstream silently draws a random paragraph number instead.
             raise args.fail(f"argument 'nth_paragraph' ({nth_paragraph}) exceeds 'num_paragraphs' ({num_paragraphs})")
-        made = cls(num_paragraphs, nth_paragraph, args.text("first_word").lower())
-        args.done()
-        return made
+        return args.finish(cls(num_paragraphs, nth_paragraph, args.text("first_word").lower()))
 
     def check(self, response: str) -> bool:
         """Paragraphs are the pieces of the response split at every `\\n\\n`; the count is the
@@ -312,9 +311,7 @@ class Placeholders:
 
     @classmethod
     def from_args(cls, args: Args) -> Placeholders:
-        made = cls(args.count("num_placeholders"))
-        args.done()
-        return made
+        return args.finish(cls(args.count("num_placeholders")))
 
     def check(self, response: str) -> bool:
         """At least `num_placeholders` half-width bracket pairs `[...]` (shortest match, within
@@ -328,9 +325,7 @@ class Postscript:
 
     @classmethod
     def from_args(cls, args: Args) -> Postscript:
-        made = cls(args.text("postscript_marker").strip())
-        args.done()
-        return made
+        return args.finish(cls(args.text("postscript_marker").strip()))
 
     def check(self, response: str) -> bool:
         """The marker occurs anywhere in the response (not only at a line start), case ignored.
@@ -352,9 +347,7 @@ class BulletList:
 
     @classmethod
     def from_args(cls, args: Args) -> BulletList:
-        made = cls(args.count("num_bullets"))
-        args.done()
-        return made
+        return args.finish(cls(args.count("num_bullets")))
 
     def check(self, response: str) -> bool:
         """Exactly `num_bullets` lines that start (after white space) with `・` followed by a
@@ -369,9 +362,7 @@ class NumberedList:
 
     @classmethod
     def from_args(cls, args: Args) -> NumberedList:
-        made = cls(args.count("num_items"))
-        args.done()
-        return made
+        return args.finish(cls(args.count("num_items")))
 
     def check(self, response: str) -> bool:
         """Exactly `num_items` lines that start (after white space) with digits, a half-width
@@ -384,12 +375,7 @@ CONSTRAINED_RESPONSES = ("はい、そうです。", "いいえ、違います�
 
 
 @dataclass(frozen=True)
-class ConstrainedResponse:
-    @classmethod
-    def from_args(cls, args: Args) -> ConstrainedResponse:
-        args.done()
-        return cls()
-
+class ConstrainedResponse(NoArgs):
     def check(self, response: str) -> bool:
         """One of はい、そうです。 / いいえ、違います。 / どちらとも言えません。 occurs anywhere in
         the response (with its punctuation exactly); anything else may surround it."""
@@ -402,9 +388,7 @@ class HighlightedSections:
 
     @classmethod
     def from_args(cls, args: Args) -> HighlightedSections:
-        made = cls(args.count("num_highlights"))
-        args.done()
-        return made
+        return args.finish(cls(args.count("num_highlights")))
 
     def check(self, response: str) -> bool:
         """At least `num_highlights` spans `《...》` within one line, with no 《 》 inside and
@@ -420,9 +404,7 @@ class MultipleSections:
 
     @classmethod
     def from_args(cls, args: Args) -> MultipleSections:
-        made = cls(args.text("section_spliter").strip(), args.count("num_sections"))
-        args.done()
-        return made
+        return args.finish(cls(args.text("section_spliter").strip(), args.count("num_sections")))
 
     def check(self, response: str) -> bool:
         """At least `num_sections` section headers `第<digits><splitter>` (digits half- or
@@ -433,12 +415,7 @@ class MultipleSections:
 
 
 @dataclass(frozen=True)
-class JsonFormat:
-    @classmethod
-    def from_args(cls, args: Args) -> JsonFormat:
-        args.done()
-        return cls()
-
+class JsonFormat(NoArgs):
     def check(self, response: str) -> bool:
         """The stripped response, with a leading ```json / ```Json / ```JSON / ``` fence and a
         trailing ``` removed (each prefix removal applied in turn, once) and stripped again,
@@ -460,12 +437,7 @@ class JsonFormat:
 
 
 @dataclass(frozen=True)
-class Title:
-    @classmethod
-    def from_args(cls, args: Args) -> Title:
-        args.done()
-        return cls()
-
+class Title(NoArgs):
     def check(self, response: str) -> bool:
         """Some line holds `『...』` with something not blank inside (greedy within the line:
         `『a』と『b』` is one span), anywhere in the response."""
@@ -477,12 +449,7 @@ class Title:
 
 
 @dataclass(frozen=True)
-class TwoResponses:
-    @classmethod
-    def from_args(cls, args: Args) -> TwoResponses:
-        args.done()
-        return cls()
-
+class TwoResponses(NoArgs):
     def check(self, response: str) -> bool:
         """Split at `******`: exactly two non-blank pieces that differ (after stripping); a
         blank piece is allowed only first or last."""
@@ -502,9 +469,7 @@ class RepeatPrompt:
 
     @classmethod
     def from_args(cls, args: Args) -> RepeatPrompt:
-        made = cls(args.text("prompt_to_repeat", non_empty=True))
-        args.done()
-        return made
+        return args.finish(cls(args.text("prompt_to_repeat", non_empty=True)))
 
     def check(self, response: str) -> bool:
         """The stripped response starts with the stripped `prompt_to_repeat`, character for
@@ -521,9 +486,7 @@ class EndPhrase:
 
     @classmethod
     def from_args(cls, args: Args) -> EndPhrase:
-        made = cls(args.text("end_phrase").strip())
-        args.done()
-        return made
+        return args.finish(cls(args.text("end_phrase").strip()))
 
     def check(self, response: str) -> bool:
         """The response, stripped of white space and then of any 」 and 』 at either end, ends
@@ -532,12 +495,7 @@ class EndPhrase:
 
 
 @dataclass(frozen=True)
-class Quotation:
-    @classmethod
-    def from_args(cls, args: Args) -> Quotation:
-        args.done()
-        return cls()
-
+class Quotation(NoArgs):
     def check(self, response: str) -> bool:
         """The stripped response is longer than one character, starts with 「 and ends with 」
         (『』 and "" do not count)."""
@@ -556,9 +514,7 @@ class SentenceUnifiedEnd:
 
     @classmethod
     def from_args(cls, args: Args) -> SentenceUnifiedEnd:
-        made = cls(args.text("ending"))
-        args.done()
-        return made
+        return args.finish(cls(args.text("ending")))
 
     def check(self, response: str) -> bool:
         """With quoted spans removed, the response is cut at every full-width 。 ！ ？ (not at
@@ -575,9 +531,7 @@ class NominalEnding:
 
     @classmethod
     def from_args(cls, args: Args) -> NominalEnding:
-        made = cls(args.count("count"))
-        args.done()
-        return made
+        return args.finish(cls(args.count("count")))
 
     def check(self, response: str) -> bool:
         """At least `count` 体言止め: with quoted spans removed, Janome tokens whose surface is a
@@ -601,12 +555,7 @@ def _is_letter(char: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Furigana:
-    @classmethod
-    def from_args(cls, args: Args) -> Furigana:
-        args.done()
-        return cls()
-
+class Furigana(NoArgs):
     def check(self, response: str) -> bool:
         """Every run of kanji (U+4E00..U+9FAF; 々 is not one) is followed at once by a reading
         in full-width parentheses holding only hiragana ぁ..ん (no ー, no katakana): 漢字（かんじ）."""
@@ -616,24 +565,14 @@ class Furigana:
 
 
 @dataclass(frozen=True)
-class Kansuuji:
-    @classmethod
-    def from_args(cls, args: Args) -> Kansuuji:
-        args.done()
-        return cls()
-
+class Kansuuji(NoArgs):
     def check(self, response: str) -> bool:
         """No digit at all: no character of Unicode category Nd (0-9, full-width ０-９, ...)."""
         return not re.search(r"\d", response)
 
 
 @dataclass(frozen=True)
-class NoKatakana:
-    @classmethod
-    def from_args(cls, args: Args) -> NoKatakana:
-        args.done()
-        return cls()
-
+class NoKatakana(NoArgs):
     def check(self, response: str) -> bool:
         """No character in ァ..ヺ (U+30A1..U+30FA) nor half-width ｦ..ﾟ; the long-vowel mark ー
         and the middle dot ・ are allowed."""
@@ -641,12 +580,7 @@ class NoKatakana:
 
 
 @dataclass(frozen=True)
-class KatakanaOnly:
-    @classmethod
-    def from_args(cls, args: Args) -> KatakanaOnly:
-        args.done()
-        return cls()
-
+class KatakanaOnly(NoArgs):
     def check(self, response: str) -> bool:
         """Every letter (Unicode category L*) is katakana ァ..ン (U+30A1..U+30F3: not ヴ ヵ ヶ),
         ー or half-width ｦ..ﾟ; anything that is not a letter (punctuation, digits, spaces,
@@ -657,24 +591,14 @@ class KatakanaOnly:
 
 
 @dataclass(frozen=True)
-class NoHiragana:
-    @classmethod
-    def from_args(cls, args: Args) -> NoHiragana:
-        args.done()
-        return cls()
-
+class NoHiragana(NoArgs):
     def check(self, response: str) -> bool:
         """No character in ぁ..ゖ (U+3041..U+3096); the iteration marks ゝ ゞ are allowed."""
         return not any("ぁ" <= char <= "ゖ" for char in response)
 
 
 @dataclass(frozen=True)
-class HiraganaOnly:
-    @classmethod
-    def from_args(cls, args: Args) -> HiraganaOnly:
-        args.done()
-        return cls()
-
+class HiraganaOnly(NoArgs):
     def check(self, response: str) -> bool:
         """Every letter (Unicode category L*) is hiragana ぁ..ん (U+3041..U+3093: not ゔ ゝ ゞ)
         or ー; anything that is not a letter is ignored. Kanji, katakana and Latin letters fail."""
@@ -688,9 +612,7 @@ class KanjiLimit:
 
     @classmethod
     def from_args(cls, args: Args) -> KanjiLimit:
-        made = cls(args.count("kanji_limit"), args.relation())
-        args.done()
-        return made
+        return args.finish(cls(args.count("kanji_limit"), args.relation()))
 
     def check(self, response: str) -> bool:
         """The number of kanji characters (U+4E00..U+9FAF, repeats counted) compared with
@@ -699,24 +621,14 @@ class KanjiLimit:
 
 
 @dataclass(frozen=True)
-class NoComma:
-    @classmethod
-    def from_args(cls, args: Args) -> NoComma:
-        args.done()
-        return cls()
-
+class NoComma(NoArgs):
     def check(self, response: str) -> bool:
         """No 読点 、 (U+3001); the full-width comma ， and the ASCII comma are allowed."""
         return "、" not in response
 
 
 @dataclass(frozen=True)
-class NoPeriod:
-    @classmethod
-    def from_args(cls, args: Args) -> NoPeriod:
-        args.done()
-        return cls()
-
+class NoPeriod(NoArgs):
     def check(self, response: str) -> bool:
         """No 句点 。 (U+3002); ． and the ASCII period are allowed."""
         return "。" not in response
