@@ -18,9 +18,27 @@ def _store_url(value: str) -> bool:
     return "://" in value
 
 
+def _holds_battles(path: Path) -> bool:
+    """Whether a file's first record is a battle (else it may be another tool's pairwise judgments)."""
+    import json
+
+    try:
+        with path.open(encoding="utf-8") as f:
+            first = next((line for line in f if line.strip()), "")
+        row = json.loads(first)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return True
+    if not isinstance(row, dict) or ("winner" in row and "model_a" in row):
+        return True
+    return "model_1" not in row and "model1_id" not in row
+
+
 def load_battles(sources: list[str]) -> list[Battle]:
-    """Battles from vote-store URLs and/or JSON Lines files (the arena's export, `jeval judge`'s)."""
+    """Battles from vote-store URLs and/or JSON Lines files (the arena's export, `jeval judge`'s),
+    or pairwise judgments of other tools (Rakuda's reviews, FastChat's pairwise judgments; see
+    jeval.judges.battles)."""
     from jeval.arena.battles import read_battles
+    from jeval.judges.battles import read_judgment_battles
 
     battles = []
     for source in sources:
@@ -32,8 +50,10 @@ def load_battles(sources: list[str]) -> list[Battle]:
                 battles += store.battles()
             finally:
                 store.close()
-        else:
+        elif _holds_battles(Path(source)):
             battles += read_battles(Path(source))
+        else:
+            battles += read_judgment_battles(Path(source))
     return battles
 
 

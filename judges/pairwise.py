@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -21,8 +20,8 @@ from typing import Any
 from jeval.judges.engine import Job, Reply
 from jeval.judges.inputs import Inputs
 from jeval.judges.prompts import Mode, PromptSet
-from jeval.judges.verdicts import Preference, Verdict, parse_pairwise, parse_pairwise_5, planted_preferences
-from jeval.tasks.jmt_bench.files import NEED_REFERENCE, Answer, Question
+from jeval.judges.verdicts import Preference, PreferenceReader, Verdict, planted_preferences, preference_reader
+from jeval.tasks.jmt_bench.files import Answer, Question
 
 STRONG_WEIGHT = 3
 _SIDE: dict[str, int] = {"A>>B": 1, "A>B": 1, "A=B": 0, "B>A": -1, "B>>A": -1}
@@ -50,12 +49,12 @@ def _values(inputs: Inputs, question: Question, first: Answer, second: Answer, t
     return values
 
 
-def parser(five_level: bool) -> Callable[[str | None, tuple[Preference, ...]], Verdict]:
-    return parse_pairwise_5 if five_level else parse_pairwise
+def parser(five_level: bool, output_format: str = "[[A]]") -> PreferenceReader:
+    return preference_reader(output_format, five_level)
 
 
-def _readable(five_level: bool, planted: tuple[Preference, ...], text: str) -> bool:
-    return parser(five_level)(text, planted).ok
+def _readable(reader: PreferenceReader, planted: tuple[Preference, ...], text: str) -> bool:
+    return reader(text, planted).ok
 
 
 def pair_jobs(inputs: Inputs, prompts: PromptSet, matchups: list[tuple[str, str]], turns: tuple[int, ...],
@@ -70,14 +69,16 @@ def pair_jobs(inputs: Inputs, prompts: PromptSet, matchups: list[tuple[str, str]
             for turn in turns:
                 if min(len(a1.turns), len(a2.turns)) < turn:
                     continue
-                prompt = prompts.choose(mode, question.category in NEED_REFERENCE, turn == 2)
+                prompt = prompts.choose(mode, inputs.benchmark.graded_with_reference(question.category), turn == 2)
+                reader = parser(five_level, prompt.output_format)
                 for game, (first, second) in ((1, (a1, a2)), (2, (a2, a1))):
                     messages = prompt.render(_values(inputs, question, first, second, turn))
-                    planted = planted_preferences([*first.turns[:turn], *second.turns[:turn]], five_level)
-                    jobs.extend(Job(messages, r, partial(_readable, five_level, planted),
+                    planted = planted_preferences([*first.turns[:turn], *second.turns[:turn]], five_level,
+                                                  prompt.output_format)
+                    jobs.extend(Job(messages, r, partial(_readable, reader, planted),
                                     {"question_id": qid, "category": question.category, "model_1": model_1,
                                      "model_2": model_2, "turn": turn, "game": game, "prompt": prompt.name,
-                                     "planted": planted})
+                                     "planted": planted, "output_format": prompt.output_format})
                                 for r in range(repeat))
     return jobs
 
@@ -111,7 +112,6 @@ class PairOutcome:
 
 
 def pair_outcomes(replies: list[Reply], judge_model: str, prompt_set: str, five_level: bool) -> list[PairOutcome]:
-    parse = parser(five_level)
     games: dict[tuple, dict[int, Reply]] = {}
     for reply in replies:
         i = reply.job.info
@@ -120,6 +120,7 @@ def pair_outcomes(replies: list[Reply], judge_model: str, prompt_set: str, five_
     outcomes = []
     for (model_1, model_2, qid, turn, repeat), both in games.items():
         g1, g2 = both[1], both[2]
+        parse = parser(five_level, g1.job.info.get("output_format", "[[A]]"))
         v1 = parse(g1.text, g1.job.info.get("planted", ())) if g1.text is not None else None
         v2 = parse(g2.text, g2.job.info.get("planted", ())) if g2.text is not None else None
         p1 = v1.preference if v1 else None

@@ -1,9 +1,12 @@
 """Prompt sets: named collections of judge prompts in FastChat's judge-prompt format.
 
-`jeval-ja-v1` is jeval's own (judges/default_prompts.py); `fastchat-ja` and `fastchat-en` are
-upstream's, written by `jeval data prepare jmt_bench`; any FastChat-format JSONL file may be given
-by path. A prompt is chosen by role the way FastChat's gen_judgment does: single or pairwise,
-turn 1 or the whole dialogue (turn 2), plain or reference-guided (math, reasoning, coding).
+`jeval-ja-v1` is jeval's own (judges/default_prompts.py); a benchmark's upstream sets
+(`fastchat-ja`, `fastchat-en`, `ja-vicuna-qa`, `rakuda`, `elyza-autoeval`) are written by
+`jeval data prepare <benchmark>`; any FastChat-format JSONL file may be given by path. A prompt is
+chosen by role the way FastChat's gen_judgment does: single or pairwise, turn 1 or the whole
+dialogue (turn 2), plain or reference-guided. Role names differ between sets (`pair-v2` in
+FastChat's MT-Bench set, `pair` in Japanese Vicuna QA's); a set holding one prompt of a type (Rakuda's
+`pair-ja`, ELYZA's grading prompt) uses it for that type's first-turn roles.
 """
 
 from __future__ import annotations
@@ -17,24 +20,24 @@ from typing import Literal
 
 from jeval.errors import JevalError
 from jeval.judges import default_prompts
+from jeval.judges.benchmarks import BENCHMARKS, JudgedBenchmark
 from jeval.tasks.jmt_bench.files import read_judge_prompts
 
 Mode = Literal["single", "pairwise", "pairwise5"]
-UPSTREAM = ("fastchat-ja", "fastchat-en")
 
-_NAMES: dict[tuple[Mode, bool, bool], str] = {
-    ("single", False, False): "single-v1",
-    ("single", True, False): "single-math-v1",
-    ("single", False, True): "single-v1-multi-turn",
-    ("single", True, True): "single-math-v1-multi-turn",
-    ("pairwise", False, False): "pair-v2",
-    ("pairwise", True, False): "pair-math-v1",
-    ("pairwise", False, True): "pair-v2-multi-turn",
-    ("pairwise", True, True): "pair-math-v1-multi-turn",
-    ("pairwise5", False, False): "pair5-v1",
-    ("pairwise5", True, False): "pair5-math-v1",
-    ("pairwise5", False, True): "pair5-v1-multi-turn",
-    ("pairwise5", True, True): "pair5-math-v1-multi-turn",
+_NAMES: dict[tuple[Mode, bool, bool], tuple[str, ...]] = {
+    ("single", False, False): ("single-v1", "single"),
+    ("single", True, False): ("single-math-v1", "single-math"),
+    ("single", False, True): ("single-v1-multi-turn",),
+    ("single", True, True): ("single-math-v1-multi-turn",),
+    ("pairwise", False, False): ("pair-v2", "pair"),
+    ("pairwise", True, False): ("pair-math-v1", "pair-math"),
+    ("pairwise", False, True): ("pair-v2-multi-turn",),
+    ("pairwise", True, True): ("pair-math-v1-multi-turn",),
+    ("pairwise5", False, False): ("pair5-v1",),
+    ("pairwise5", True, False): ("pair5-math-v1",),
+    ("pairwise5", False, True): ("pair5-v1-multi-turn",),
+    ("pairwise5", True, True): ("pair5-math-v1-multi-turn",),
 }
 
 
@@ -67,12 +70,18 @@ class PromptSet:
     prompts: dict[str, JudgePrompt]
 
     def choose(self, mode: Mode, reference: bool, multi_turn: bool) -> JudgePrompt:
-        name = _NAMES[(mode, reference, multi_turn)]
-        if name not in self.prompts:
+        names = _NAMES[(mode, reference, multi_turn)]
+        found = next((self.prompts[n] for n in names if n in self.prompts), None)
+        if found is None and not multi_turn and mode != "pairwise5":
+            kind = "single" if mode == "single" else "pairwise"
+            sole = [p for p in self.prompts.values() if p.type == kind]
+            found = sole[0] if len(sole) == 1 else None
+        if found is None:
             what = {"single": "single-answer", "pairwise": "pairwise", "pairwise5": "5-level pairwise"}[mode]
-            raise JevalError(f"prompt set {self.name!r} has no {name!r} prompt for {what} grading"
-                             f"{' of turn 2' if multi_turn else ''}; use --prompt-set {default_prompts.NAME}")
-        return self.prompts[name]
+            raise JevalError(f"prompt set {self.name!r} has no {' or '.join(repr(n) for n in names)} prompt for "
+                             f"{what} grading{' of turn 2' if multi_turn else ''}; use --prompt-set "
+                             f"{default_prompts.NAME}")
+        return found
 
     @property
     def fingerprint(self) -> str:
@@ -89,18 +98,21 @@ def _from_records(name: str, records: list[dict[str, str]], default_source: str)
     })
 
 
-def load_prompt_set(spec: str, data_dir: Path) -> PromptSet:
-    """A prompt set by name (`jeval-ja-v1`, `fastchat-ja`, `fastchat-en`) or a JSONL file path."""
+def load_prompt_set(spec: str | None, data_dir: Path, benchmark: JudgedBenchmark | None = None) -> PromptSet:
+    """A prompt set by name (`jeval-ja-v1` or one of the benchmark's upstream sets; None: the
+    benchmark's default) or a JSONL file path."""
+    benchmark = benchmark or BENCHMARKS["jmt_bench"]
+    spec = spec or benchmark.default_prompt_set
     if spec == default_prompts.NAME:
         return _from_records(spec, default_prompts.records(), "jeval")
-    if spec in UPSTREAM:
-        path = data_dir / "jmt_bench" / "judge_prompts" / f"{spec}.jsonl"
+    if spec in benchmark.prompt_sets:
+        path = data_dir / benchmark.task / benchmark.prompt_sets[spec]
         if not path.exists():
-            raise JevalError(f"prompt set {spec!r} comes with the upstream data: run `jeval data prepare jmt_bench` "
-                             f"(it is looked for in {path})")
+            raise JevalError(f"prompt set {spec!r} comes with the upstream data: run `jeval data prepare "
+                             f"{benchmark.task}` (it is looked for in {path})")
         return _from_records(spec, read_judge_prompts(path), str(path))
     path = Path(spec)
     if path.suffix == ".jsonl" or path.exists():
         return _from_records(path.stem, read_judge_prompts(path), str(path))
-    raise JevalError(f"unknown prompt set {spec!r}; use {default_prompts.NAME}, {', '.join(UPSTREAM)} "
-                     "or a judge-prompt JSONL file")
+    raise JevalError(f"unknown prompt set {spec!r} for {benchmark.title}; use "
+                     f"{', '.join([default_prompts.NAME, *benchmark.prompt_sets])} or a judge-prompt JSONL file")

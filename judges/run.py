@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,9 +25,10 @@ from jeval import __version__
 from jeval.errors import JevalError
 from jeval.io import atomic_write_json, atomic_write_jsonl
 from jeval.judges.aggregate import summarize_pairwise, summarize_single
+from jeval.judges.benchmarks import JudgedBenchmark, benchmark, benchmark_of_answers
 from jeval.judges.cache import JudgmentCache
 from jeval.judges.coverage import CoverageRule, expected_judgments, reason_word, why_incomplete
-from jeval.judges.engine import OPENAI_URL, JudgeConfig, ask_all, judge_identity
+from jeval.judges.engine import OPENAI_URL, Job, JudgeConfig, JudgmentStore, ask_all, judge_identity
 from jeval.judges.inputs import Inputs, load_inputs
 from jeval.judges.pairwise import STRONG_WEIGHT, pair_jobs, pair_outcomes, pairs
 from jeval.judges.prompts import load_prompt_set
@@ -43,33 +45,83 @@ class JudgeRun:
     data_dir: Path
     cache_path: Path
     output_dir: Path
-    prompt_set: str = "jeval-ja-v1"
-    reference: str = "gpt-4"
-    turns: tuple[int, ...] = (1, 2)
+    prompt_set: str | None = None
+    """None: the benchmark's default set."""
+    reference: str | None = None
+    """None: the benchmark's default reference answers."""
+    turns: tuple[int, ...] | None = None
+    """None: every turn of the benchmark."""
     repeat: int = 1
     baseline: str | None = None
     five_level: bool = False
     run_id: str | None = None
     coverage: CoverageRule = field(default_factory=CoverageRule)
+    benchmark: str | None = None
+    """The judged task (jmt_bench, ja_vicuna_qa, rakuda, elyza_tasks_100); None: read from the
+    answer folders, else Japanese MT-Bench."""
+    questions: tuple[str, ...] | None = None
+    """--questions: ids as given (read as the benchmark's kind of id)."""
+    limit: int | None = None
+    dry_run: bool = False
+    """Stop after the estimate of what judging will send and cost."""
 
     def __post_init__(self) -> None:
         if self.repeat < 1:
             raise JevalError(f"--repeat must be 1 or more, got {self.repeat}")
-        if not self.turns or any(t not in (1, 2) for t in self.turns):
+        if self.turns is not None and (not self.turns or any(t not in (1, 2) for t in self.turns)):
             raise JevalError(f"--turns takes 1, 2 or 1,2; got {','.join(map(str, self.turns))}")
         if self.five_level and self.mode != "pairwise":
             raise JevalError("--five-level applies to pairwise grading only")
 
+    def graded(self) -> JudgedBenchmark:
+        found = benchmark(self.benchmark) if self.benchmark is not None else benchmark_of_answers(list(self.answers))
+        found.check_mode(self.mode)
+        if self.turns is not None and max(self.turns) > found.turns:
+            raise JevalError(f"{found.title} has {found.turns} turn(s); --turns {','.join(map(str, self.turns))} "
+                             "cannot be graded")
+        return found
 
-def run_folder(run: JudgeRun) -> Path:
-    name = f"{run.mode}-{safe_name(run.judge.model)}-{run.prompt_set if '/' not in run.prompt_set else 'custom'}"
+
+def run_folder(run: JudgeRun, graded: JudgedBenchmark, prompt_set: str) -> Path:
+    shown = prompt_set if "/" not in prompt_set and not prompt_set.endswith(".jsonl") else "custom"
+    name = f"{run.mode}-{safe_name(run.judge.model)}-{shown}"
+    if graded.task != "jmt_bench":
+        name = f"{graded.task}-{name}"
     return run.output_dir / name / (run.run_id or new_run_id())
 
 
-def _expected(inputs: Inputs, run: JudgeRun, matchups: int = 1) -> dict[str, int]:
+def _expected(inputs: Inputs, run: JudgeRun, turns: tuple[int, ...], matchups: int = 1) -> dict[str, int]:
     """Judgments per category the benchmark calls for, per model (single) or in all (pairwise)."""
     per_question = ((q.category, len(q.turns)) for q in inputs.questions.values())
-    return {c: n * matchups for c, n in expected_judgments(per_question, run.turns, run.repeat).items()}
+    return {c: n * matchups for c, n in expected_judgments(per_question, turns, run.repeat).items()}
+
+
+CHARS_PER_TOKEN = 1.0
+"""The estimate's reading of text length: one token per character, about what GPT-4-class
+tokenizers give for Japanese (English text takes fewer), so the estimate errs high."""
+
+
+def estimate(jobs: list[Job], run: JudgeRun, identity: str, prompt_set: str, cache: JudgmentCache) -> dict[str, Any]:
+    """What judging will send, before anything is sent: requests not yet in the cache, their prompt
+    length in characters and estimated tokens, and the cost at the given prices, the answers
+    counted at --max-tokens (an upper bound)."""
+    settings = run.judge.settings()
+    store = JudgmentStore(cache, identity, prompt_set)
+    todo = [j for j in jobs if store.get(store.key({"messages": j.messages, "settings": settings,
+                                                    "repeat": j.repeat})) is None]
+    chars = sum(len(m["content"]) for j in todo for m in j.messages)
+    prompt_tokens = round(chars / CHARS_PER_TOKEN)
+    return {"judgments": len(jobs), "cached": len(jobs) - len(todo), "to_send": len(todo), "prompt_chars": chars,
+            "prompt_tokens_estimate": prompt_tokens, "completion_tokens_max": len(todo) * run.judge.max_tokens,
+            "cost_usd_max": run.judge.cost(prompt_tokens, len(todo) * run.judge.max_tokens)}
+
+
+def estimate_line(found: dict[str, Any]) -> str:
+    cost = f", at most ${found['cost_usd_max']:.2f}" if found["cost_usd_max"] is not None else \
+        " (give --price-in/--price-out for a cost)"
+    return (f"judging {found['judgments']} items: {found['cached']} from the cache, {found['to_send']} to send, "
+            f"about {found['prompt_tokens_estimate']:,} prompt tokens and up to {found['completion_tokens_max']:,} "
+            f"answer tokens{cost}")
 
 
 def _stop_if_all_failed(records: list[dict[str, Any]], folder: Path) -> None:
@@ -84,14 +136,18 @@ def _stop_if_all_failed(records: list[dict[str, Any]], folder: Path) -> None:
                      f"there is no score; the reasons and the judge's replies are in {folder}")
 
 
-def judge(run: JudgeRun) -> Path:
+def judge(run: JudgeRun, announce: Callable[[str], None] = lambda line: None) -> Path | None:
+    """Judge, write the run's files and return its results.json (None after a dry run);
+    `announce` is told the estimate before anything is sent."""
     started = time.time()
     run.judge.api_key()
-    inputs = load_inputs(run.data_dir, list(run.answers), run.reference)
-    prompts = load_prompt_set(run.prompt_set, run.data_dir)
+    graded = run.graded()
+    turns = run.turns or tuple(range(1, graded.turns + 1))
+    inputs = load_inputs(graded, run.data_dir, list(run.answers), run.reference, run.questions, run.limit)
+    prompts = load_prompt_set(run.prompt_set, run.data_dir, graded)
     matchups: list[tuple[str, str]] = []
     if run.mode == "single":
-        jobs = single_jobs(inputs, prompts, run.turns, run.repeat)
+        jobs = single_jobs(inputs, prompts, turns, run.repeat)
     else:
         if run.baseline is not None and run.baseline not in inputs.answers:
             raise JevalError(f"--baseline {run.baseline!r} is not among the answering models "
@@ -99,28 +155,35 @@ def judge(run: JudgeRun) -> Path:
         matchups = pairs(inputs.models, run.baseline)
         if not matchups:
             raise JevalError("pairwise grading needs answers of at least two models (--answers given twice)")
-        jobs = pair_jobs(inputs, prompts, matchups, run.turns, run.repeat, run.five_level)
+        jobs = pair_jobs(inputs, prompts, matchups, turns, run.repeat, run.five_level)
     if not jobs:
         raise JevalError("nothing to judge: no answered question matches the chosen turns and models")
-    if run.judge.base_urls != (OPENAI_URL,):
-        for url in run.judge.base_urls:
-            preflight(url)
     identity = judge_identity(run.judge.model)
     cache = JudgmentCache(run.cache_path)
     try:
+        planned = estimate(jobs, run, identity, prompts.name, cache)
+        announce(estimate_line(planned))
+        if run.dry_run:
+            return None
+        if run.judge.base_urls != (OPENAI_URL,) and planned["to_send"]:
+            for url in run.judge.base_urls:
+                preflight(url)
         replies, tally = asyncio.run(ask_all(jobs, run.judge, identity, prompts.name, cache))
     finally:
         cache.close()
     results: dict[str, Any] = {
         "jeval_version": __version__,
+        "benchmark": graded.as_dict(),
         "mode": run.mode,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "judge": {"model": run.judge.model, "identity": identity, "base_urls": list(run.judge.base_urls),
                   "temperature": run.judge.temperature, "max_tokens": run.judge.max_tokens},
         "prompt_set": {"name": prompts.name, "fingerprint": prompts.fingerprint,
                        "prompts": {n: p.source for n, p in sorted(prompts.prompts.items())}},
-        "reference": run.reference,
-        "turns": list(run.turns),
+        "reference": inputs.reference_name,
+        "turns": list(turns),
+        "questions_judged": list(inputs.subset) if inputs.subset is not None else "all",
+        "estimate": planned,
         "repeat": run.repeat,
         "answers": [str(p) for p in run.answers],
         "models": inputs.models,
@@ -128,10 +191,10 @@ def judge(run: JudgeRun) -> Path:
         "requests": tally.as_dict(run.judge),
         "config": asdict(run.judge),
     }
-    folder = run_folder(run)
+    folder = run_folder(run, graded, prompts.name if run.prompt_set is None else run.prompt_set)
     if run.mode == "single":
         records = [single_record(r, run.judge.model, prompts.name) for r in replies]
-        results["scores"] = summarize_single(records, run.repeat, run.coverage, _expected(inputs, run))
+        results["scores"] = summarize_single(records, run.repeat, run.coverage, _expected(inputs, run, turns))
         results["failures"] = sum(1 for r in records if r["failure"] is not None)
         incomplete = [m for m, s in results["scores"].items() if not s["coverage"]["complete"]]
         atomic_write_jsonl(folder / "judgments.jsonl", records)
@@ -143,7 +206,7 @@ def judge(run: JudgeRun) -> Path:
         results["five_level"] = run.five_level
         results["strong_weight"] = STRONG_WEIGHT if run.five_level else None
         results["pairwise"] = summarize_pairwise(records, battles, run.coverage,
-                                                 _expected(inputs, run, len(matchups)))
+                                                 _expected(inputs, run, turns, len(matchups)))
         results["failures"] = results["pairwise"]["failures"]
         incomplete = [] if results["pairwise"]["coverage"]["complete"] else list(inputs.models)
         atomic_write_jsonl(folder / "judgments.jsonl", records)

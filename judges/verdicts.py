@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 SCALE_MIN, SCALE_MAX = 1.0, 10.0
+Scale = tuple[float, float]
+TEN: Scale = (SCALE_MIN, SCALE_MAX)
 NUMBER = r"(\d+(?:\.\d+)?)"
 LABEL = r"(?:評価|評点|点数|スコア|得点|rating|score)"
 
@@ -70,19 +72,19 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def _in_scale(v: float) -> bool:
-    return SCALE_MIN <= v <= SCALE_MAX
+def _in_scale(v: float, scale: Scale = TEN) -> bool:
+    return scale[0] <= v <= scale[1]
 
 
-def _decide(values: list[float], form: str) -> Rating:
-    in_range = sorted({v for v in values if _in_scale(v)})
-    outside = sorted({v for v in values if not _in_scale(v)})
+def _decide(values: list[float], form: str, scale: Scale = TEN) -> Rating:
+    in_range = sorted({v for v in values if _in_scale(v, scale)})
+    outside = sorted({v for v in values if not _in_scale(v, scale)})
     if len(in_range) > 1:
         return Rating(None, "conflicting", form, f"several different ratings: {', '.join(map(_fmt, in_range))}")
     if in_range:
         return Rating(in_range[0], None, form)
     return Rating(None, "out_of_range", form,
-                  f"rating {_fmt(outside[0])} is outside {_fmt(SCALE_MIN)}-{_fmt(SCALE_MAX)}")
+                  f"rating {_fmt(outside[0])} is outside {_fmt(scale[0])}-{_fmt(scale[1])}")
 
 
 def _fmt(v: float) -> str:
@@ -101,15 +103,18 @@ def _rating_marks(t: str) -> list[tuple[str, float]]:
     return marks
 
 
-def planted_ratings(texts: Iterable[str]) -> tuple[float, ...]:
-    """The 1-10 ratings that judged answers write themselves in a verdict form (`[[N]]`, `評価：[N]`);
-    a judge's verdict equal to one of them cannot be told from a quote."""
+def planted_ratings(texts: Iterable[str], scale: Scale = TEN) -> tuple[float, ...]:
+    """The ratings that judged answers write themselves in a verdict form (`[[N]]`, `評価：[N]`,
+    and on a 1-5 scale also `{"grade": N}`); a judge's verdict equal to one of them cannot be told
+    from a quote."""
     found: set[float] = set()
     for text in texts:
         t = normalize(text)
         found.update(float(m) for m in _DOUBLE.findall(t))
         found.update(float(m) for m in _SINGLE_LABELLED.findall(t))
-    return tuple(sorted(v for v in found if _in_scale(v)))
+        if scale != TEN:
+            found.update(float(m) for m in _JSON_GRADE.findall(t))
+    return tuple(sorted(v for v in found if _in_scale(v, scale)))
 
 
 def parse_rating(text: str | None, planted: Collection[float] = ()) -> Rating:
@@ -131,6 +136,30 @@ def parse_rating(text: str | None, planted: Collection[float] = ()) -> Rating:
         return Rating(None, "planted", rating.form,
                       f"the judged answer itself writes the rating {_fmt(rating.score)} "
                       f"([[{_fmt(rating.score)}]]); a verdict equal to it cannot be told from a quote of the answer")
+    return rating
+
+
+_JSON_GRADE = re.compile(r'"(?:grade|score|評価|点数)"\s*:\s*"?' + NUMBER + r'"?', re.I)
+_BARE = re.compile(r"^\s*" + NUMBER + r"\s*(?:点)?\s*$")
+
+
+def parse_grade(text: str | None, scale: Scale, planted: Collection[float] = ()) -> Rating:
+    """A rating on a short scale (ELYZA-tasks-100's 1-5) from judges asked for "the number only"
+    or for JSON `{"reason": ..., "grade": N}`: a text that is just a number, a `"grade": N` field, and
+    every form `parse_rating` reads; different ratings conflict, as there."""
+    t = normalize(text)
+    if not t.strip():
+        return Rating(None, "empty", None, "the judge returned no text")
+    marks = [("number only", float(m)) for m in _BARE.findall(t)]
+    marks += [('"grade": N', float(m)) for m in _JSON_GRADE.findall(t)]
+    marks += _rating_marks(t)
+    if not marks:
+        return Rating(None, "no_verdict", None, f"no {_fmt(scale[0])}-{_fmt(scale[1])} grade was found (a number "
+                                                "alone, {\"grade\": N} or [[N]])")
+    rating = _decide([v for _, v in marks], marks[0][0], scale)
+    if rating.score is not None and rating.score in planted:
+        return Rating(None, "planted", rating.form, f"the judged answer itself writes the grade {_fmt(rating.score)}; "
+                                                    "a verdict equal to it cannot be told from a quote of the answer")
     return rating
 
 
@@ -198,8 +227,13 @@ def _five_level(t: str) -> tuple[list[Preference], list[str]]:
     return found, bad
 
 
-def planted_preferences(texts: Iterable[str], five_level: bool) -> tuple[Preference, ...]:
-    """The verdicts that judged answers write themselves in the asked form (`[[A]]`, `[[A>>B]]`)."""
+def planted_preferences(texts: Iterable[str], five_level: bool, output_format: str = "[[A]]"
+                        ) -> tuple[Preference, ...]:
+    """The verdicts that judged answers write themselves in the asked form (`[[A]]`, `[[A>>B]]`).
+    Rakuda's form (a digit alone on the judge's last line) has no mark an answer could plant: the
+    judge's last line is its own."""
+    if output_format.strip() == "last" and not five_level:
+        return ()
     found: set[Preference] = set()
     for text in texts:
         t = normalize(text)
@@ -215,6 +249,23 @@ def parse_pairwise(text: str | None, planted: Collection[Preference] = ()) -> Ve
     return _decide_pair(_three_level(t), [], planted)
 
 
+_LAST_DIGIT = re.compile(r"^[^\d]{0,20}?([123])\s*[。.]?\s*$")
+_DIGIT_MEANING: dict[str, Preference] = {"1": "A>B", "2": "B>A", "3": "A=B"}
+
+
+def parse_pairwise_last(text: str | None, planted: Collection[Preference] = ()) -> Verdict:
+    """Rakuda's verdict (judge-prompt output format `last`): 1 (the first assistant), 2 (the
+    second) or 3 (cannot choose) alone on the last line, optionally after a short label such as
+    `評価: `. A verdict written only in prose is no verdict: it is not guessed from the wording."""
+    t = normalize(text)
+    if not t.strip():
+        return Verdict(None, "empty", "the judge returned no text")
+    found = _LAST_DIGIT.findall(_last_line(t))
+    if not found:
+        return Verdict(None, "no_verdict", "the last line is not 1, 2 or 3")
+    return _decide_pair([_DIGIT_MEANING[found[0]]], [], planted)
+
+
 def parse_pairwise_5(text: str | None, planted: Collection[Preference] = ()) -> Verdict:
     """A 5-level verdict such as `[[A>>B]]` (Arena-Hard's form)."""
     t = normalize(text)
@@ -222,3 +273,25 @@ def parse_pairwise_5(text: str | None, planted: Collection[Preference] = ()) -> 
         return Verdict(None, "empty", "the judge returned no text")
     found, bad = _five_level(t)
     return _decide_pair(found, bad, planted)
+
+
+RatingReader = Callable[[str | None, Collection[float]], Rating]
+PreferenceReader = Callable[[str | None, Collection[Preference]], Verdict]
+
+
+def rating_reader(scale: Scale) -> RatingReader:
+    """How a single-answer judgment is read: FastChat's rule on the 1-10 scale, `parse_grade` on
+    a shorter one."""
+    if scale == TEN:
+        return parse_rating
+    return lambda text, planted: parse_grade(text, scale, planted)
+
+
+def preference_reader(output_format: str, five_level: bool) -> PreferenceReader:
+    """How a pairwise judgment is read, by its prompt's output format: `[[A]]` (FastChat),
+    `[[A>>B]]` (5-level) or `last` (Rakuda: 1, 2 or 3 on the last line)."""
+    if five_level:
+        return parse_pairwise_5
+    if output_format.strip() == "last":
+        return parse_pairwise_last
+    return parse_pairwise

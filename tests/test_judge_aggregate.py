@@ -122,7 +122,7 @@ def test_rescore_cli_reports_counts_and_rejects_other_files(tmp_path):
     other.write_text('{"model_a": "x", "model_b": "y", "winner": "tie"}\n')
     proc = jeval("judge", "rescore", "--judgments", other)
     assert proc.returncode == 2
-    assert "votes.jsonl:1: not a judgment record" in proc.stderr
+    assert "votes.jsonl: pairwise verdicts without the judge's texts; nothing to parse again" in proc.stderr
 
 
 def test_coverage_counts_failures_by_reason_and_questions_left_unanswered():

@@ -299,7 +299,9 @@ def test_when_every_judgment_fails_the_run_ends_with_one_error_line_and_keeps_it
         f"jeval: error: every one of the 10 judgments failed (malformed_reply 5, no_verdict 5); first: "
         f"{judge.url}: the reply is not an OpenAI chat completion (AttributeError: 'str' object has no attribute "
         f"'message'); there is no score; the reasons and the judge's replies are in {folder}"]
-    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.splitlines() == ["judging 10 items: 0 from the cache, 10 to send, about 4,202 prompt tokens and "
+                                        "up to 20,480 answer tokens (give --price-in/--price-out for a cost)"]
     results, records = read(tmp_path)
     assert results["scores"]["m-7b"]["overall"] is None and results["scores"]["m-7b"]["categories"] == {}
     assert results["coverage"]["complete"] is False and results["scores"]["m-7b"]["coverage"]["judged"] == 0

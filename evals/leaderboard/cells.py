@@ -111,6 +111,12 @@ def _category_order(category: str) -> int:
 
 
 def judge_cells(record: JudgeRecord) -> list[Cell]:
+    """A judged benchmark's overall score per model (on 0-1: divided by its scale's top), and for
+    MT-Bench its categories."""
+    from jeval.judges.benchmarks import BENCHMARKS
+
+    known = BENCHMARKS.get(record.benchmark)
+    group = "mtbench" if record.benchmark == "jmt_bench" else (known.leaderboard_group if known else record.benchmark)
     out = []
     for model, s in record.scores.items():
         coverage = record.coverage.get(model)
@@ -119,13 +125,15 @@ def judge_cells(record: JudgeRecord) -> list[Cell]:
                 s: dict[str, Any] = s) -> None:
             v = finite(value)
             notes = () if complete else ((INCOMPLETE_JUDGE, f"{label} {detail}"),)
-            out.append(Cell(model, Column(label, "mtbench", record.protocol, order=order),
-                            None if v is None else v / 10.0, record.path, record.run_id, record.created,
+            out.append(Cell(model, Column(label, group, record.protocol, order=order),
+                            None if v is None else v / record.scale_max, record.path, record.run_id, record.created,
                             data=f"judged items:{s.get('n_items', '')}", notes=notes,
                             incomplete=not complete))
 
         overall = (coverage.complete, coverage.summary) if coverage else (False, "coverage not recorded")
-        add("MT-Bench", s.get("overall"), 0, *overall)
+        add(record.title, s.get("overall"), 0, *overall)
+        if record.benchmark != "jmt_bench":
+            continue
         for category, value in s["categories"].items():
             shown = coverage.category(category) if coverage else overall
             add(f"MT-Bench {category}", value, _category_order(category), *shown)

@@ -53,7 +53,8 @@ class Coverage:
 
 @dataclass(frozen=True)
 class JudgeRecord:
-    """One single-answer `jeval judge` results.json: MT-Bench scores (1-10) per model."""
+    """One single-answer `jeval judge` results.json: a benchmark's scores per model (Japanese
+    MT-Bench 1-10 unless results.json names another benchmark and scale)."""
 
     path: Path
     run_id: str
@@ -62,6 +63,9 @@ class JudgeRecord:
     prompt_set: str
     scores: dict[str, dict[str, Any]]
     coverage: dict[str, Coverage] = field(default_factory=dict)
+    benchmark: str = "jmt_bench"
+    title: str = "MT-Bench"
+    scale_max: float = 10.0
 
     @property
     def protocol(self) -> str:
@@ -155,9 +159,14 @@ def classify(path: Path, data: Any) -> RunRecord | JudgeRecord | Problem:
         if all(s.get("overall") is None for s in data["scores"].values()):
             return Problem(path, "a judge run without a score (no judgment gave a verdict; its judgments.jsonl "
                                  "says why)")
+        graded: dict[str, Any] = data["benchmark"] if isinstance(data.get("benchmark"), dict) else {}
+        task = str(graded.get("task", "jmt_bench"))
+        scale = graded.get("scale", [1, 10])
         return JudgeRecord(path, path.parent.name, str(data.get("created", "")), data["judge"]["model"],
                            data["prompt_set"]["name"], data["scores"],
-                           {model: read_coverage(s) for model, s in data["scores"].items()})
+                           {model: read_coverage(s) for model, s in data["scores"].items()},
+                           task, "MT-Bench" if task == "jmt_bench" else str(graded.get("title", task)),
+                           float(scale[1]) if isinstance(scale, list) and len(scale) == 2 else 10.0)
     if isinstance(data.get("models"), list) and str(data.get("method", "")).startswith("bradley-terry"):
         return Problem(path, "an arena ratings file; give it with --arena to add arena columns")
     return Problem(path, "not a jeval run or judge results file (unknown JSON)")

@@ -309,11 +309,13 @@ def _select(columns: list[Column], labels: dict[str, str], wanted: tuple[str, ..
     return chosen
 
 
-def _scale_note(scale: int) -> str:
+def _scale_note(scale: int, elyza: bool) -> str:
     if scale == 100:
-        shown = "Scores are on a 0–100 scale: 0–1 scores ×100, MT-Bench's 1–10 ×10."
+        shown = "Scores are on a 0–100 scale: 0–1 scores ×100, MT-Bench's 1–10 ×10" + \
+            (", ELYZA-tasks-100's 1–5 ×20." if elyza else ".")
     else:
-        shown = "Scores are on a 0–1 scale: MT-Bench's 1–10 divided by 10."
+        shown = "Scores are on a 0–1 scale: MT-Bench's 1–10 divided by 10" + \
+            (", ELYZA-tasks-100's 1–5 by 5." if elyza else ".")
     return (f"{shown} Arena ratings are Bradley-Terry ratings on the Elo scale (400 points = 10× odds) with 95% "
             "bootstrap intervals. Best in each column: bold (CSV: the `# best` line). No result: – (empty in CSV), "
             "never counted as 0.")
@@ -366,7 +368,7 @@ def build(found: Collection, arena: ArenaRatings | None = None, options: TableOp
     incomplete |= {(m, d.column.key) for d, ms in built_on_incomplete for m in ms}
     shown = _select([d.column for d in combined] + columns, labels, options.columns)
     notes = Notes()
-    notes.add(_scale_note(options.scale))
+    notes.add(_scale_note(options.scale, any(c.group == "elyza" for c in shown)))
     by_group: dict[str, list[str]] = defaultdict(list)
     for c in shown:
         if c.group != "combined" and c.protocol not in by_group[c.group]:

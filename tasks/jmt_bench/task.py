@@ -27,6 +27,7 @@ from typing import Any
 from jeval.errors import JevalError
 from jeval.io import atomic_write_jsonl
 from jeval.task import ColumnValue, DialogueTask, Request, Source, TaskInputs, TaskRequests, TaskSpec
+from jeval.tasks.fastchat_files import run_answer_record
 from jeval.tasks.jmt_bench.files import Answer, read_answers, read_judge_prompts, read_questions
 from jeval.tasks.jmt_bench.protocols import PROTOCOLS, protocol
 
@@ -130,9 +131,6 @@ class JMTBenchTask(DialogueTask):
         out = []
         for row in rows:
             turns = [*row.get("answers", []), row["output"]]
-            answer_id = hashlib.sha256(f"{model['fingerprint']}|{row['question_id']}|{turns}".encode()).hexdigest()[:22]
-            out.append({"question_id": row["question_id"], "answer_id": answer_id, "model_id": model["name"],
-                        "choices": [{"index": 0, "turns": turns}], "tstamp": now,
-                        "generate_params": {"protocol": row["protocol"], "temperature": row["temperature"],
-                                            "max_tokens": row["max_tokens"]}})
+            out.append(run_answer_record(row["question_id"], turns, model, now, {
+                "protocol": row["protocol"], "temperature": row["temperature"], "max_tokens": row["max_tokens"]}))
         atomic_write_jsonl(run_dir / ANSWERS_FILE, out)
