@@ -3,6 +3,7 @@ through `jeval serve`, and localhost HTTP servers standing in for upstream data 
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import http.server
 import json
@@ -36,15 +37,22 @@ def error_lines(proc: subprocess.CompletedProcess) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    """A checkpoint trained by `jeval train --preset tiny` (fewer steps, to keep the suite fast).
-    Set JEVAL_TEST_CHECKPOINT to reuse one between runs while developing."""
+def tiny_checkpoint(tmp_path_factory, request) -> Path:
+    """A checkpoint trained by `jeval train --preset tiny` (fewer steps, to keep the suite fast),
+    once per test run: with pytest-xdist the workers share one, trained by whichever asks first
+    while the others wait on a lock. Set JEVAL_TEST_CHECKPOINT to reuse one between runs while
+    developing."""
     reuse = os.environ.get("JEVAL_TEST_CHECKPOINT")
     if reuse and (Path(reuse) / "config.json").exists():
         return Path(reuse)
-    out = tmp_path_factory.mktemp("ckpt") / "tiny"
-    proc = jeval("train", "--preset", "tiny", "--out", out, "--max-steps", "120")
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if hasattr(request.config, "workerinput") else base
+    out = shared / "tiny-checkpoint"
+    with (shared / "tiny-checkpoint.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "config.json").exists():
+            proc = jeval("train", "--preset", "tiny", "--out", out, "--max-steps", "120")
+            assert proc.returncode == 0, proc.stderr[-3000:]
     return out
 
 
