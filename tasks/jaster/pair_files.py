@@ -10,13 +10,13 @@ labels, a header that does not name the expected columns. Each is an error namin
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jeval.errors import JevalError
+from jeval.io import read_jsonl_numbered
 
 NLI_LABELS = ("entailment", "contradiction", "neutral")
 
@@ -88,15 +88,7 @@ def read_json_lines(path: Path, text_fields: tuple[str, ...], other_fields: tupl
     blank lines are skipped."""
     fields = (*text_fields, *other_fields)
     records: list[Record] = []
-    for line, text in _lines(path):
-        if not text.strip():
-            continue
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise JevalError(f"{path}:{line}: not valid JSON ({e.msg})") from None
-        if not isinstance(data, dict):
-            raise JevalError(f"{path}:{line}: expected a JSON object, got {type(data).__name__}")
+    for line, data in read_jsonl_numbered(path):
         missing = [k for k in fields if k not in data]
         if missing:
             raise JevalError(f"{path}:{line}: the record lacks {', '.join(missing)}")
