@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import errno
 import importlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -370,11 +372,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    """Every `--option` of a parser and of its sub-commands, however deep."""
+    found: set[str] = set()
+    for action in parser._actions:
+        found.update(o for o in action.option_strings if o.startswith("--"))
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _option_strings(sub)
+    return found
+
+
+def _check_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """A misspelt `--option` is one error line with the closest real ones, before argparse
+    reports something else (a missing required option) or nothing useful ("unrecognized
+    arguments"). Unique prefixes stay valid, as argparse takes them."""
+    known = _option_strings(parser)
+    for token in argv:
+        if token == "--":
+            return
+        name = token.split("=", 1)[0]
+        if not name.startswith("--") or any(option.startswith(name) for option in known):
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.75)
+        hint = f"; did you mean {' or '.join(close)}?" if close else f"; see `{parser.prog} --help`"
+        parser.exit(2, f"jeval: error: unknown option {name}{hint}\n")
+
+
 def _parse(argv: list[str]) -> argparse.Namespace:
     if argv and argv[0] in DELEGATED:
         module = importlib.import_module(DELEGATED[argv[0]][0])
-        return module.build_parser(f"jeval {argv[0]}").parse_args(argv[1:])
-    return build_parser().parse_args(argv)
+        parser = module.build_parser(f"jeval {argv[0]}")
+        _check_options(parser, argv[1:])
+        return parser.parse_args(argv[1:])
+    parser = build_parser()
+    _check_options(parser, argv)
+    return parser.parse_args(argv)
 
 
 def _quiet_libraries(record: logging.LogRecord) -> bool:
@@ -401,10 +434,14 @@ def main(argv: list[str] | None = None) -> int:
             handler.addFilter(_quiet_libraries)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()
+        return code
     except JevalError as e:
         print(f"jeval: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _reader_gone()
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -415,3 +452,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("jeval: interrupted", file=sys.stderr)
         return 130
+
+
+def _reader_gone() -> int:
+    """The reader of standard output stopped (`jeval data sources | head`): not an error of the
+    command. What is still buffered goes nowhere, and the exit status is a shell's for SIGPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE

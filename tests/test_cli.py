@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
 
-from conftest import error_lines, jeval
+from conftest import JEVAL, error_lines, jeval
 
 
 def free_port() -> int:
@@ -93,3 +95,27 @@ def test_sources_json_lists_url_checksum_and_mirror_path():
     assert len(jglue) == 2 and len(rows) == 2, "jeval's own prompt text needs no llm-jp-eval file"
     assert all(len(r["sha256"]) == 64 for r in jglue)
     assert all(r["url"].endswith(r["mirror_path"]) for r in rows)
+
+
+def test_a_misspelt_option_is_one_line_naming_the_real_one(tmp_path):
+    proc = jeval("run", "--modle", tmp_path, "--tasks", "jamp")
+    assert proc.returncode == 2 and error_lines(proc) == ["jeval: error: unknown option --modle; did you mean --model?"]
+    judge = jeval("judge", "single", "--judge-modle", "x")
+    assert error_lines(judge) == ["jeval: error: unknown option --judge-modle; did you mean --judge-model?"]
+    unknown = jeval("leaderboard", "--xyzzy")
+    assert error_lines(unknown) == ["jeval: error: unknown option --xyzzy; see `jeval leaderboard --help`"]
+
+
+def test_a_unique_prefix_of_an_option_still_works(tmp_path):
+    proc = jeval("run", "--model", tmp_path / "nope", "--tasks", "jamp", "--data-d", tmp_path)
+    assert proc.returncode == 2 and "does not exist" in error_lines(proc)[-1]
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """`jeval data sources jaster | head -1`: the reader goes away; no traceback, a shell's SIGPIPE status."""
+    read, write = os.pipe()
+    os.close(read)
+    proc = subprocess.run([*JEVAL, "data", "sources", "jaster"], stdout=write, stderr=subprocess.PIPE, text=True,
+                          timeout=120)
+    os.close(write)
+    assert proc.stderr == "" and proc.returncode == 141
