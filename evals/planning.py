@@ -106,8 +106,14 @@ def choose_shots(task: Task, task_dir: Path, shots: int | None) -> int:
                       + (" (it runs zero-shot only)" if available == 0 else ""))
 
 
+REASONING_MARK = "/reasoning"
+"""Ends the protocol of a generation task whose answers are read after a thinking block, with a
+thinking budget: a different condition from answering directly (as chain-of-thought is), so never
+one column with it."""
+
+
 def plan_task(task: Task, *, data_dir: Path, shots: int | None, limit: int | None, variant: str | None,
-              args: TaskArgs) -> PlannedTask:
+              args: TaskArgs, reasoning: bool = False) -> PlannedTask:
     spec = task.spec
     if variant is not None and variant not in spec.variants:
         offered = ", ".join(spec.variants) or "none"
@@ -135,6 +141,8 @@ def plan_task(task: Task, *, data_dir: Path, shots: int | None, limit: int | Non
         built = task.requests(TaskInputs(data_dir / spec.name, chosen_shots, chosen_limit, variant, parsed))
         requests, fingerprint = first_items(built.requests, chosen_limit), built.prompt_fingerprint
         protocol = built.protocol or spec.protocol
+        if reasoning and not protocol.endswith(REASONING_MARK):
+            protocol += REASONING_MARK
     return PlannedTask(task, chosen_shots, chosen_limit, variant, protocol_with_source(protocol, source), manifest,
                        parsed, requests, fingerprint, source, shots)
 
@@ -148,10 +156,11 @@ class Plan:
 
 def plan(tasks: Sequence[Task], *, data_dir: Path, shots: int | None, limit: int | None, variant: str | None,
          args: TaskArgs, named: Collection[str] | None = None, require_all: bool = False,
-         suites: Sequence[Suite] = ()) -> Plan:
+         suites: Sequence[Suite] = (), reasoning: bool = False) -> Plan:
     """Plan every task. A task named by itself that cannot run (`Unavailable`) is an error; a
     member of a named group is skipped with its reason, unless `require_all`. `named` holds the
-    tasks named by themselves (None: all of them)."""
+    tasks named by themselves (None: all of them). With `reasoning`, generation tasks' protocols
+    end in REASONING_MARK."""
     if shots is not None and shots < 0:
         raise JevalError(f"--shots must be 0 or more, got {shots}")
     if limit is not None and limit < 1 and limit != -1:
@@ -160,7 +169,8 @@ def plan(tasks: Sequence[Task], *, data_dir: Path, shots: int | None, limit: int
     planned, skipped = [], {}
     for task in tasks:
         try:
-            planned.append(plan_task(task, data_dir=data_dir, shots=shots, limit=limit, variant=variant, args=args))
+            planned.append(plan_task(task, data_dir=data_dir, shots=shots, limit=limit, variant=variant, args=args,
+                                     reasoning=reasoning))
         except Unavailable as e:
             if require_all or named is None or task.spec.name in named:
                 raise

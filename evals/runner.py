@@ -367,15 +367,15 @@ async def run_async(config: RunConfig, model: Model | None = None) -> Path:
     registry = load_registry()
     tasks = registry.resolve(list(config.tasks))
     spec = check_model(config, model, tasks)
-    made = plan(tasks, data_dir=config.data_dir, shots=config.shots, limit=config.limit, variant=config.variant,
-                args=config.task_args, named=registry.named(list(config.tasks)), require_all=config.require_all,
-                suites=tuple(registry.suites.values()))
-    planned = made.tasks
-    if config.reasoning is None and any(p.variant in p.task.spec.reasoning_variants for p in planned):
+    if config.reasoning is None and any(config.variant in t.spec.reasoning_variants for t in tasks):
         markers = Reasoning()
         config = replace(config, reasoning=markers)
         log.info("prompt variant %r is for reasoning models: thinking blocks (%s … %s) are taken off answers",
                  config.variant, markers.start, markers.end)
+    made = plan(tasks, data_dir=config.data_dir, shots=config.shots, limit=config.limit, variant=config.variant,
+                args=config.task_args, named=registry.named(list(config.tasks)), require_all=config.require_all,
+                suites=tuple(registry.suites.values()), reasoning=config.reasoning is not None)
+    planned = made.tasks
     for name, why in made.skipped.items():
         log.warning("skipped %s: %s", name, why)
     identity, opened = model_to_open(spec, model)

@@ -169,7 +169,7 @@ def test_a_reasoning_model_is_scored_on_the_answer_after_its_thinking(thinking_s
     output_length = json.loads((prepared / "jcommonsenseqa" / "test.json").read_text())["output_length"]
     assert {b["max_tokens"] for b in handler.bodies} == {output_length + 64}
     assert all(not b.get("stop") for b in handler.bodies), "a stop sequence would cut the thinking short"
-    assert task["protocol"] == "jeval-jaster-1+standin-data", "stripping the block does not change the prompts"
+    assert task["protocol"] == "jeval-jaster-1/reasoning+standin-data", "answers after thinking: a condition of its own"
 
 
 def test_without_reasoning_handling_the_block_is_scored_as_the_answer(thinking_server, prepared, tmp_path):
