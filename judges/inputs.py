@@ -1,8 +1,10 @@
 """What a judging run reads: a benchmark's prepared questions and reference answers, and model
 answers given as run folders of `jeval run --tasks <benchmark>` or FastChat answer JSONL files.
 
-`--questions` and `--limit` judge a subset (by question id; the first N questions by id); the
-coverage a score is held to is then that of the subset, and results.json records the subset."""
+`--questions` and `--limit` judge a subset (by question id; the first N questions by id). The
+score's coverage is still counted against the whole benchmark, so a subset's mean is marked
+incomplete everywhere (console, results.json, leaderboard): it is not the benchmark's score.
+results.json also records the subset."""
 
 from __future__ import annotations
 
@@ -136,5 +138,4 @@ def load_inputs(benchmark: JudgedBenchmark, data_dir: Path, answer_paths: list[P
                 answers.setdefault(a.model_id, {})[a.question_id] = a
     if not answers:
         raise JevalError("no answers given (--answers RUN_DIR_OR_FILE)")
-    kept = {q: questions[q] for q in questions if q in judged}
-    return Inputs(benchmark, kept, answers, references, reference_name, criteria, subset)
+    return Inputs(benchmark, questions, answers, references, reference_name, criteria, subset)
