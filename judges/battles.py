@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from jeval.arena.battles import Battle
+from jeval.errors import JevalError
 from jeval.judges.judgment_sets import JudgmentSet, PairJudgment, read_set
 
 SIDE = {"a": "model_a", "b": "model_b", "tie": "tie"}
@@ -43,8 +44,6 @@ def read_judgment_battles(path: Path) -> list[Battle]:
     """The battles of a file of pairwise judgments (Rakuda reviews, FastChat pairwise)."""
     found = read_set(str(path))
     if found.kind != "pairwise":
-        from jeval.errors import JevalError
-
         raise JevalError(f"{path}: single-answer scores, not pairwise verdicts; battles need comparisons "
                          "(`jeval judge pairwise`)")
     return battles_of(found)

@@ -115,6 +115,8 @@ class JudgmentSet:
     singles: tuple[SingleJudgment, ...] = ()
     pairs: tuple[PairJudgment, ...] = ()
     notes: tuple[str, ...] = ()
+    left_out: int = 0
+    """Records of the chosen judge that hold no usable verdict (a null score), counted in `notes`."""
 
     def __len__(self) -> int:
         return len(self.singles) + len(self.pairs)
@@ -759,7 +761,8 @@ def read_set(spec: str) -> JudgmentSet:
     return JudgmentSet(label=label, source=str(where), format=rows.format, kind=rows.kind, judge=chosen_judge,
                        scale=rows.scale if rows.kind == "single" else None,
                        singles=tuple(chosen) if rows.kind == "single" else (),
-                       pairs=tuple(chosen) if rows.kind == "pairwise" else (), notes=tuple(notes))
+                       pairs=tuple(chosen) if rows.kind == "pairwise" else (), notes=tuple(notes),
+                       left_out=sum(n for (j, _), n in rows.left_out.items() if j == chosen_judge))
 
 
 def rename_models(s: JudgmentSet, mapping: dict[str, str]) -> JudgmentSet:

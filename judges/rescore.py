@@ -236,7 +236,7 @@ def _scores_only(path: Path) -> Rescore:
         raise JevalError(f"{path}: pairwise verdicts without the judge's texts; nothing to parse again (use "
                          "`jeval judge agreement` to compare them with other judgments)")
     out = Rescore(texts=False, notes=list(found.notes))
-    left_out = sum(int(n.split()[0]) for n in found.notes if n.split()[0].isdigit() and "left out" in n)
+    left_out = found.left_out
     for s in found.singles:
         tally = out.models[s.model]
         tally.judgments += 1
