@@ -105,7 +105,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", action="append", help="only these models, comma-separated")
     p.add_argument("--columns", action="append",
                    help="columns or groups to show, comma-separated, in this order (groups: combined, jaster, "
-                        "jaster_lenient, jglue, mgsm, xlsum, ja_leaderboard, mtbench, arena, ppl)")
+                        "jaster_lenient, jglue, mgsm, xlsum, ja_leaderboard, mtbench, arena, ppl, and each other task "
+                        "family's own, e.g. instruction, jhumaneval, elyza)")
     p.add_argument("--run-id", action="append",
                    help="use this run (and judge run) for its model instead of the latest; repeatable")
     p.add_argument("--arena", action="append", metavar="FILE_OR_URL",
