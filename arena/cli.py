@@ -1,4 +1,4 @@
-"""`jeval arena serve | export | ratings`."""
+"""`jeval arena serve | export | ratings | audit | board`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jeval.errors import JevalError
+from jeval.tracking import Tracking, tracking_of
+from jeval.tracking import add_arguments as add_tracking_arguments
+from jeval.tracking import check as check_tracking
 
 if TYPE_CHECKING:
     from jeval.arena.battles import Battle
@@ -89,12 +92,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         store.close()
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    import json
-
-    from jeval.arena.store import VoteStore
-    from jeval.io import atomic_write_jsonl
-
+def _store_of(args: argparse.Namespace) -> str:
+    """The vote-store URL from --store, or from the arena YAML given by --config."""
     url = args.store
     if args.config:
         from jeval.arena.config import load_config
@@ -102,9 +101,18 @@ def cmd_export(args: argparse.Namespace) -> int:
         url = load_config(Path(args.config)).store
     if not url:
         raise JevalError("give the vote store with --store URL or --config arena.yaml")
-    store = VoteStore(url)
+    return url
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import json
+
+    from jeval.arena.store import VoteStore
+    from jeval.io import atomic_write_jsonl
+
+    store = VoteStore(_store_of(args))
     try:
-        rows = store.export(conversations=args.with_conversations)
+        rows = store.export(conversations=args.with_conversations, include_excluded=args.include_excluded)
     finally:
         store.close()
     if args.output:
@@ -113,6 +121,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         for row in rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return 0
+
+
+def cmd_board(args: argparse.Namespace) -> int:
+    """Recompute the leaderboard tab's stored summary now (the app also does it every refresh_s)."""
+    from jeval.arena.board import BoardKeeper
+    from jeval.arena.config import load_config
+    from jeval.arena.store import VoteStore
+
+    config = load_config(Path(args.config))
+    store = VoteStore(config.store)
+    try:
+        keeper = BoardKeeper(store, config.leaderboard)
+        keeper.refresh(force=True)
+        board = keeper.read()
+    finally:
+        store.close()
+    assert board is not None
+    print(f"leaderboard summary stored: {board.battles} counted battles of {board.votes} votes, "
+          f"{len(board.models)} models", file=sys.stderr)
     return 0
 
 
@@ -139,6 +167,8 @@ def cmd_ratings(args: argparse.Namespace) -> int:
         raise JevalError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
     if args.prior < 0:
         raise JevalError(f"--prior must be 0 or more, got {args.prior}")
+    tracking = tracking_of(args)
+    check_tracking(tracking)
     battles = load_battles(args.battles)
     chosen = select(battles, Selection(args.include_named, args.include_flagged, tuple(args.source or ())))
     if not chosen:
@@ -147,6 +177,8 @@ def cmd_ratings(args: argparse.Namespace) -> int:
     options = RatingOptions(bootstrap=args.bootstrap, seed=args.seed, prior=args.prior, elo_k=args.elo_k,
                             anchor=_anchor(args.anchor), style=args.style)
     report = compute(chosen, options)
+    if tracking.wanted:
+        _log_ratings(report, args, tracking)
     if args.format == "png":
         if not args.output:
             raise JevalError("--format png needs --output FILE.png")
@@ -160,6 +192,50 @@ def cmd_ratings(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    import json
+
+    from jeval.arena.audit import RULES, AuditRules, audit, exclusions
+    from jeval.arena.audit_report import report, table
+    from jeval.arena.store import VoteStore
+
+    rules = AuditRules(args.burst_votes, args.burst_window_s, args.min_votes, args.alpha, args.read_base_s,
+                       args.read_chars_per_s, tuple(args.rule or RULES))
+    rules.check()
+    store = VoteStore(_store_of(args))
+    try:
+        votes = store.vote_records()
+        findings = audit(votes, rules)
+        new = store.exclude(exclusions(findings)) if args.exclude else 0
+        recorded = store.exclusions()
+    finally:
+        store.close()
+    result = report(votes, findings, recorded, new, args.exclude)
+    if args.json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(table(result))
+    return 0
+
+
+def _log_ratings(report: Any, args: argparse.Namespace, tracking: Tracking) -> None:
+    """The ratings, their table and the ratings figure, to W&B / TensorBoard."""
+    import tempfile
+
+    from matplotlib.image import imread
+
+    from jeval.arena.report import png
+    from jeval.tracking import log_board, ratings_board
+
+    with tempfile.TemporaryDirectory(prefix="jeval-ratings-") as tmp:
+        png(report, Path(tmp) / "ratings.png")
+        figure = (imread(Path(tmp) / "ratings.png")[..., :3] * 255).astype("uint8")
+    name = f"arena-ratings-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder = Path(args.output).parent if args.output else Path.cwd()
+    for line in log_board(ratings_board(report, name, folder, figure), tracking):
+        print(line, file=sys.stderr)
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -178,6 +254,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     export.add_argument("--output", "-o", help="JSONL file (default: standard output)")
     export.add_argument("--with-conversations", action="store_true",
                         help="add conversation_a / conversation_b (the prompts and answers)")
+    export.add_argument("--include-excluded", action="store_true",
+                        help="keep votes that `jeval arena audit --exclude` left out, each with `excluded` (its rules)")
     export.set_defaults(func=cmd_export)
 
     ratings = sub.add_parser("ratings", help="Bradley-Terry and Elo ratings from battles")
@@ -195,5 +273,34 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     ratings.add_argument("--source", action="append", choices=("arena", "judge"), help="only battles from this source")
     ratings.add_argument("--format", choices=("md", "csv", "json", "png"), default="md")
     ratings.add_argument("--output", "-o", help="write to this file (required for png)")
+    add_tracking_arguments(ratings)
     ratings.set_defaults(func=cmd_ratings)
+
+    audit = sub.add_parser("audit", help="flag suspicious votes (bursts, one client for one model, votes faster "
+                                         "than reading, battles naming a model); --exclude keeps them out of ratings")
+    audit.add_argument("--store", help="vote-store URL, e.g. sqlite:///arena.sqlite")
+    audit.add_argument("--config", help="take the vote store from this arena YAML")
+    audit.add_argument("--exclude", action="store_true",
+                       help="record the flagged votes as excluded (with rule and reason; nothing is deleted), so that "
+                            "ratings and the leaderboard leave them out; running it again adds only new ones")
+    audit.add_argument("--rule", action="append", choices=("burst", "one_model", "fast", "names_model"),
+                       help="check only this rule (repeatable; default: all)")
+    audit.add_argument("--burst-votes", type=int, default=10,
+                       help="burst: this many votes from one client ... (default 10)")
+    audit.add_argument("--burst-window-s", type=float, default=300.0, help="... within this many seconds (default 300)")
+    audit.add_argument("--min-votes", type=int, default=10,
+                       help="one_model: judge a client's votes on a model from this many on (default 10)")
+    audit.add_argument("--alpha", type=float, default=0.001,
+                       help="one_model: flag a client whose share of votes for the model has a chance below this "
+                            "(default 0.001)")
+    audit.add_argument("--read-base-s", type=float, default=2.0,
+                       help="fast: seconds a vote needs after the answers finish (default 2)")
+    audit.add_argument("--read-chars-per-s", type=float, default=30.0,
+                       help="fast: reading speed over both answers, counted from the prompt (default 30 characters/s)")
+    audit.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    audit.set_defaults(func=cmd_audit)
+
+    board = sub.add_parser("board", help="recompute the leaderboard tab's stored summary now")
+    board.add_argument("--config", required=True, help="arena YAML (vote store and leaderboard settings)")
+    board.set_defaults(func=cmd_board)
     return parser

@@ -14,6 +14,32 @@ from jeval.errors import JevalError
 
 FORMATS = ("md", "csv", "json", "png")
 COLUMNS = ("rank", "model", "rating", "lower", "upper", "elo", "battles", "wins", "losses", "ties")
+MIN_BATTLES = 30
+MAX_INTERVAL = 200.0
+CAVEATS = ("few", "wide", "undefeated", "winless")
+
+
+def caveats(row: ModelRow, min_battles: int = MIN_BATTLES, max_interval: float = MAX_INTERVAL) -> tuple[str, ...]:
+    """Why a model's place is not settled: fewer than `min_battles` battles ("few"), an interval
+    wider than `max_interval` points ("wide"), no losses ("undefeated") or no wins ("winless").
+    An undefeated or winless model's rating rests on the prior, not on the votes, and its bootstrap
+    interval is too narrow: every resample of its battles is undefeated (or winless) too."""
+    found = []
+    if row.battles < min_battles:
+        found.append("few")
+    if row.upper - row.lower > max_interval:
+        found.append("wide")
+    if row.losses == 0 and row.wins > 0:
+        found.append("undefeated")
+    if row.wins == 0 and row.losses > 0:
+        found.append("winless")
+    return tuple(found)
+
+
+def _caveat_words(found: tuple[str, ...], min_battles: int) -> str:
+    words = {"few": f"fewer than {min_battles} battles", "wide": "wide interval", "undefeated": "undefeated",
+             "winless": "winless"}
+    return ", ".join(words[c] for c in found)
 
 
 def _cells(row: ModelRow) -> list[str]:
@@ -30,6 +56,10 @@ def markdown(report: RatingsReport) -> str:
     lines.append("")
     lines.append(f"{report.battles} battles; Bradley-Terry{' with style control' if report.options.style else ''}, "
                  f"{report.options.bootstrap} bootstrap rounds (seed {report.options.seed}).")
+    unsettled = [(r.model, found) for r in report.rows if (found := caveats(r))]
+    if unsettled:
+        lines.append("Caveats: " + "; ".join(f"{model}: {_caveat_words(found, MIN_BATTLES)}"
+                                             for model, found in unsettled) + ".")
     if report.style_coefficients:
         lines.append("Style coefficients: " + ", ".join(f"{k} {v:+.3f}" for k, v in report.style_coefficients.items()))
     lines.append("")

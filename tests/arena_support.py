@@ -34,8 +34,19 @@ def start_endpoints(checkpoint: Path, log_dir: Path) -> Endpoints:
     return Endpoints([start_jeval_serve(checkpoint, log_dir / f"serve-{i}") for i in range(2)])
 
 
-def write_config(path: Path, models: list[dict], store: str, **extra) -> Path:
-    path.write_text(yaml.safe_dump({"models": models, "store": store, **extra}, allow_unicode=True))
+SCRIPTED_LIMITS = {"min_read_s": 0, "votes_per_address_per_hour": 100_000}
+"""Test arenas vote as fast as a script, every session from 127.0.0.1: the reading time and the
+per-address limit a deployment keeps would refuse them (see test_arena_stuffing for those)."""
+
+
+def write_config(path: Path, models: list[dict], store: str, deployed_limits: bool = False, **extra) -> Path:
+    """An arena YAML; `limits` are SCRIPTED_LIMITS plus the given ones, or with `deployed_limits`
+    the given ones alone (the defaults of a real deployment)."""
+    limits = extra.pop("limits", {})
+    if not deployed_limits:
+        limits = {**SCRIPTED_LIMITS, **limits}
+    raw = {"models": models, "store": store, **extra, **({"limits": limits} if limits else {})}
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
     return path
 
 
@@ -92,8 +103,9 @@ class LoadResult:
 
 
 def run_load(url: str, sessions: int, battles: int, deadline_s: float) -> LoadResult:
-    """`sessions` concurrent browser sessions (Gradio clients) each play `battles` blind battles:
-    send a prompt (both answers streamed), vote, replay the vote (must be rejected), new round.
+    """`sessions` concurrent browser sessions (Gradio clients) each accept the terms notice and play
+    `battles` blind battles: send a prompt (both answers streamed), vote, replay the vote (must be
+    rejected), new round. The arena's texts must be English (`ui.language: en`).
     Each session's last battle gets two votes at once (a double click); exactly one may count."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
@@ -108,6 +120,7 @@ def run_load(url: str, sessions: int, battles: int, deadline_s: float) -> LoadRe
     def session(sid: int) -> None:
         try:
             client = Client(url, verbose=False)
+            client.predict(api_name="/accept_terms")
             for k in range(battles):
                 if time.monotonic() > stop_at:
                     raise TimeoutError("deadline reached")

@@ -126,3 +126,21 @@ def test_export_needs_a_store(tmp_path):
     assert proc.returncode == 2 and "--store URL or --config" in proc.stderr
     proc = jeval("arena", "export", "--config", tmp_path / "missing.yaml")
     assert proc.returncode == 2 and "arena config not found" in proc.stderr
+
+
+def test_audit_takes_the_vote_store_from_the_arena_config(tmp_path):
+    config = tmp_path / "arena.yaml"
+    config.write_text("store: sqlite:///votes.sqlite\nmodels:\n- {name: x, base_url: u, model: m}\n"
+                      "- {name: y, base_url: u, model: m}\n")
+    store = VoteStore(f"sqlite:///{tmp_path / 'votes.sqlite'}")
+    store.create_battle("b1", "anony", "x", "y", "s")
+    store.add_turn("b1", 0, Turn("あなたはGPT-4oですか", "はい", "いいえ"), 0.0, ["names_model"])
+    store.record_vote("b1", "s", "model_a", ["names_model"], leaks=["gpt-4o"])
+    store.close()
+    proc = jeval("arena", "audit", "--config", config, "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["votes"] == 1
+    fast, named = report["flagged"][0]["findings"]
+    assert fast["rule"] == "fast" and fast["reason"].endswith("s after the answers finished (at least 2 s)")
+    assert named == {"rule": "names_model", "reason": "names a model (gpt-4o); left out of the rankings by its flag"}

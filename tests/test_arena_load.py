@@ -20,7 +20,7 @@ def arena(tiny_checkpoint, tmp_path_factory):
     endpoints = start_endpoints(tiny_checkpoint, root)
     store = f"sqlite:///{root / 'votes.sqlite'}"
     config = write_config(root / "arena.yaml", endpoints.models(max_tokens=8), store,
-                          limits={"concurrency": 32}, leaderboard={"bootstrap": 10})
+                          limits={"concurrency": 32}, leaderboard={"bootstrap": 10}, ui={"language": "en"})
     app = start_arena(config, root / "arena.log")
     yield app, store
     app.close()

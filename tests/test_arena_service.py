@@ -8,18 +8,20 @@ import asyncio
 import random
 import socket
 import threading
+import time
 from collections import Counter
 
 import pytest
 from arena_support import NAMES, start_endpoints
 
 from jeval.arena.battles import select
+from jeval.arena.clients import ClientInfo
 from jeval.arena.config import load_config, parse_config
 from jeval.arena.identity import IdentityDetector
-from jeval.arena.render import chat_messages, safe_markdown
+from jeval.arena.render import Renderer
 from jeval.arena.sampling import draw_pair
-from jeval.arena.service import FAILED_PANE, ArenaService, UserError
-from jeval.arena.store import Turn, VoteRejected, VoteStore
+from jeval.arena.service import ArenaService, UserError
+from jeval.arena.store import Turn, Voter, VoteRejected, VoteStore
 from jeval.errors import JevalError
 
 
@@ -102,7 +104,7 @@ def test_pairs_follow_the_product_of_weights_and_sides_are_random():
 @pytest.mark.parametrize("text, found", [
     ("ChatGPTより賢いですか？", True),
     ("あなたはクロードですか", True),
-    ("グーグルのモデル？", True),
+    ("グーグルのモデル？", False),
     ("ＧＰＴ－４と比べて", True),
     ("通義千問について", True),
     ("hinoki-7bさんこんにちは", True),
@@ -114,14 +116,6 @@ def test_pairs_follow_the_product_of_weights_and_sides_are_random():
 def test_identity_detector_english_katakana_kanji_and_width(text, found):
     detector = IdentityDetector.build(["hinoki-7b", "sakura-3b"])
     assert bool(detector.find([text])) is found
-
-
-def test_rendered_text_cannot_carry_html_but_code_keeps_it():
-    assert safe_markdown('<script>alert(1)</script> **bold**') == '&lt;script>alert(1)&lt;/script> **bold**'
-    assert safe_markdown("`<b>` and\n```\n<div>\n```") == "`<b>` and\n```\n<div>\n```"
-    messages = chat_messages(["q1", "q2"], ["a1", "<i>"], note=FAILED_PANE)
-    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
-    assert messages[-1]["content"] == f"&lt;i>\n\n{FAILED_PANE}"
 
 
 # --- the vote store -------------------------------------------------------------------------
@@ -270,7 +264,7 @@ def dead_url() -> str:
 
 def service_for(endpoints, tmp_path, models=None, **limits) -> ArenaService:
     raw = {"models": models or endpoints.models(max_tokens=8), "store": f"sqlite:///{tmp_path / 'votes.sqlite'}",
-           "limits": {"request_timeout_s": 20, **limits}}
+           "limits": {"request_timeout_s": 20, "min_read_s": 0, **limits}}
     config = parse_config(raw)
     return ArenaService(config, VoteStore(config.store), random.Random(0))
 
@@ -322,14 +316,55 @@ def test_prompt_and_turn_limits(endpoints, tmp_path):
 
 
 def test_a_battle_that_names_a_model_is_stored_but_flagged(endpoints, tmp_path):
-    service = service_for(endpoints, tmp_path)
+    models = endpoints.models(max_tokens=8)
+    models[0]["leak_words"] = ["檜研究所"]
+    service = service_for(endpoints, tmp_path, models=models)
     session = service.session_key("s")
     state = service.new_battle(session)
-    asyncio.run(play(service, state, "あなたはChatGPTですか？"))
+    asyncio.run(play(service, state, "あなたはChatGPTですか？それとも檜研究所のモデル？"))
     assert service.vote(state, session, "model_a").flagged
     [row] = service.store.export()
     assert row["flags"] == ["names_model"]
     assert select(service.store.battles()) == []
+    [record] = service.store.vote_records()
+    assert record.leaks == ("chatgpt", "檜研究所")
+
+
+def test_a_vote_stores_its_client_hashed(endpoints, tmp_path):
+    service = service_for(endpoints, tmp_path)
+    session = service.session_key("browser-1")
+    state = service.new_battle(session)
+    asyncio.run(play(service, state, "こんにちは"))
+    service.vote(state, session, "tie", ClientInfo("203.0.113.5", "alice", "Mozilla/5.0"))
+    [record] = service.store.vote_records()
+    assert record.voter == Voter(service.store.hash_value("address", "203.0.113.5"),
+                                 service.store.hash_value("login", "alice"),
+                                 service.store.hash_value("agent", "Mozilla/5.0"))
+    assert record.leaks == () and record.session == session
+    stored = "".join(str(v) for v in record.voter.__dict__.values())
+    assert "203.0.113.5" not in stored and "alice" not in stored
+
+
+def test_votes_over_a_limit_are_refused_with_a_message_and_the_battle_stays_votable(endpoints, tmp_path):
+    service = service_for(endpoints, tmp_path, min_read_s=1.0, votes_per_address_per_hour=1)
+    home = ClientInfo("192.0.2.1", None, "UA")
+    session = service.session_key("browser-1")
+    first = service.new_battle(session)
+    asyncio.run(play(service, first, "一つ目"))
+    with pytest.raises(UserError, match="please read both answers first: votes open 1 s after the answers finish"):
+        service.vote(first, session, "model_a", home)
+    assert first.status == "ready" and service.store.count_votes() == 0
+    time.sleep(1.0)
+    service.vote(first, session, "model_a", home)
+    other = service.session_key("browser-2")
+    second = service.new_battle(other)
+    asyncio.run(play(service, second, "二つ目"))
+    time.sleep(1.0)
+    with pytest.raises(UserError, match="this network address has reached the limit of 1 votes per hour"):
+        service.vote(second, other, "model_b", home)
+    assert second.status == "ready" and service.store.battle_status(second.battle_id) == "ready"
+    service.vote(second, other, "model_b", ClientInfo("192.0.2.2", None, "UA"))
+    assert service.store.count_votes() == 2
 
 
 def test_a_failing_endpoint_shows_in_its_pane_and_the_battle_is_not_counted(endpoints, tmp_path):
@@ -340,10 +375,11 @@ def test_a_failing_endpoint_shows_in_its_pane_and_the_battle_is_not_counted(endp
     state = service.new_battle(session, (NAMES[0], NAMES[1]))
     last = asyncio.run(play(service, state, "こんにちは"))[-1]
     assert last.done and last.failed_b and not last.failed_a and last.answer_a
-    from jeval.arena.app import _panes
+    from jeval.arena.app import panes
 
-    pane_a, pane_b = _panes(state, last.failed_a, last.failed_b)
-    assert FAILED_PANE in pane_b[-1]["content"] and FAILED_PANE not in pane_a[-1]["content"]
+    pane_a, pane_b = panes(Renderer(), service.texts, state)
+    failed_note = Renderer().html(service.texts.failed_pane)
+    assert failed_note in pane_b[-1]["content"] and failed_note not in pane_a[-1]["content"]
     assert "127.0.0.1" not in pane_b[-1]["content"]
     with pytest.raises(UserError, match="not counted"):
         service.vote(state, session, "model_a")

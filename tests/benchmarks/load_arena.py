@@ -39,7 +39,7 @@ def main() -> int:
         endpoints = start_endpoints(Path(args.checkpoint), root)
         store_url = args.store or f"sqlite:///{root / 'votes.sqlite'}"
         config = write_config(root / "arena.yaml", endpoints.models(max_tokens=args.max_tokens), store_url,
-                              limits={"concurrency": max(16, args.sessions)})
+                              limits={"concurrency": max(16, args.sessions)}, ui={"language": "en"})
         app = start_arena(config, root / "arena.log")
         try:
             result = run_load(app.url, args.sessions, args.battles, args.deadline)
