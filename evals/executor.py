@@ -18,13 +18,12 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tqdm import tqdm
-
 from jeval.errors import ItemRejected, JevalError
+from jeval.progress import TaskBars
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +111,12 @@ class Executor:
                 self.tally.from_cache[job.task] += 1
         return keys, found, missing
 
-    def _bar(self, total: int, done: int, desc: str) -> tqdm[Any]:
-        return tqdm(total=total, initial=done, desc=desc, unit="req", leave=False, disable=not self.progress)
+    def _bars(self, jobs: Sequence[Job], keys: list[str], found: dict[str, Outcome], desc: str) -> TaskBars:
+        """Bars per task over the distinct requests, started at what the cache held."""
+        owner: dict[str, str] = {}
+        for key, job in zip(keys, jobs, strict=True):
+            owner.setdefault(key, job.task)
+        return TaskBars(Counter(owner.values()), Counter(owner[key] for key in found), desc, self.progress)
 
     async def run(self, jobs: Sequence[Job], answer: Callable[[Job], Awaitable[dict[str, Any]]], *,
                   desc: str = "asking", keep_errors: bool = False,
@@ -124,7 +127,7 @@ class Executor:
         if found:
             log.info("%d of %d requests answered from the cache", len(found), len(found) + len(missing))
         started = time.monotonic()
-        bar = self._bar(len(found) + len(missing), len(found), desc)
+        bars = self._bars(jobs, keys, found, desc)
         slots = asyncio.Semaphore(self.concurrency)
 
         async def one(key: str, job: Job) -> None:
@@ -136,12 +139,12 @@ class Executor:
                         raise
                     self.tally.failed[job.task] += 1
                     found[key] = Outcome(None, False, " ".join(str(e).split()))
-                    bar.update(1)
+                    bars.advance(job.task)
                     return
             self.store.put(key, job.payload, response)
             self.tally.sent[job.task] += 1
             found[key] = Outcome(response, False)
-            bar.update(1)
+            bars.advance(job.task)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -150,25 +153,35 @@ class Executor:
         except BaseExceptionGroup as eg:
             raise _first_error(eg) from None
         finally:
-            bar.close()
+            bars.close()
             self.tally.seconds += time.monotonic() - started
         return [found[key] for key in keys]
 
-    async def run_batched(self, jobs: Sequence[Job], answer_all: Callable[[list[Job]], Awaitable[list[dict[str, Any]]]],
+    async def run_batched(self, jobs: Sequence[Job],
+                          answer_all: Callable[[list[Job]], AsyncIterator[tuple[int, dict[str, Any]]]],
                           *, desc: str = "asking") -> list[Outcome]:
-        """As `run`, but the missing jobs are answered by one call (a model that batches them)."""
+        """As `run`, but the missing jobs are handed over at once to a model that batches them; it
+        yields (index into the jobs it was given, answer) as each is done, and each answer is
+        committed as it comes, so a killed run keeps what was done."""
         keys, found, missing = self._look_up(jobs, None)
-        if missing:
-            started = time.monotonic()
-            pending = list(missing.items())
-            responses = await answer_all([job for _, job in pending])
-            if len(responses) != len(pending):
-                raise JevalError(f"{desc}: asked {len(pending)} requests, got {len(responses)} answers")
-            for (key, job), response in zip(pending, responses, strict=True):
+        if not missing:
+            return [found[key] for key in keys]
+        started = time.monotonic()
+        pending = list(missing.items())
+        bars = self._bars(jobs, keys, found, desc)
+        try:
+            async for i, response in answer_all([job for _, job in pending]):
+                key, job = pending[i]
                 self.store.put(key, job.payload, response)
                 self.tally.sent[job.task] += 1
                 found[key] = Outcome(response, False)
+                bars.advance(job.task)
+        finally:
+            bars.close()
             self.tally.seconds += time.monotonic() - started
+        unanswered = [key for key, _ in pending if key not in found]
+        if unanswered:
+            raise JevalError(f"{desc}: asked {len(pending)} requests, {len(unanswered)} got no answer")
         return [found[key] for key in keys]
 
 

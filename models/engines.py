@@ -4,7 +4,8 @@
 |---------------------|----------|----------------|-----------------------------------------------|
 | vllm                | server   | yes            | yes (prompt log-probabilities, our tokenizer) |
 | transformers-serve  | server   | yes            | no (it refuses or ignores them)               |
-| transformers        | local    | yes            | yes (in-process forward passes)               |
+| transformers        | local    | yes            | yes (in-process forward passes, batched)      |
+| vllm-offline        | local    | yes            | yes (vLLM's `LLM` class in process)           |
 | openai-compatible   | endpoint | yes            | maybe: where the model id is a checkpoint     |
 |                     |          |                | folder here, if the server answers them       |
 
@@ -20,8 +21,10 @@ import contextlib
 import json
 import logging
 import os
+import re
+import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +42,7 @@ from jeval.models.client import (
     api_key_from_env,
     normalize_base_url,
 )
+from jeval.models.inprocess import LocalSettings
 from jeval.models.model import (
     CAPABLE,
     ContextWindow,
@@ -48,13 +52,14 @@ from jeval.models.model import (
     Unscorable,
     Window,
     context_window_of,
+    split_pair,
 )
 from jeval.models.server import Engine, ModelServer, ServeConfig, check_checkpoint, choose_engine
 from jeval.task import Capability
 
 log = logging.getLogger(__name__)
 
-EngineName = Literal["vllm", "transformers-serve", "transformers", "openai-compatible"]
+EngineName = Literal["vllm", "vllm-offline", "transformers-serve", "transformers", "openai-compatible"]
 Kind = Literal["server", "local", "endpoint"]
 LOG_PROBABILITIES: tuple[Capability, ...] = ("loglikelihood", "token_logprobs")
 REPORTED_FIELDS = ("owned_by", "root", "parent", "max_model_len")
@@ -74,7 +79,7 @@ class EngineSpec:
 
 def _engine_spec(name: EngineName, endpoint_tokenizer: bool = False) -> EngineSpec:
     generation: dict[Capability, Support] = {"generate": "yes", "chat": "yes"}
-    if name in ("vllm", "transformers"):
+    if name in ("vllm", "vllm-offline", "transformers"):
         return EngineSpec(name, "server" if name == "vllm" else "local",
                           {**generation, "loglikelihood": "yes", "token_logprobs": "yes"})
     if name == "transformers-serve":
@@ -107,12 +112,17 @@ class ModelSpec:
     log_dir: Path = Path("results/logs")
     home: Path | None = None
     """Where checkpoint fingerprints are remembered (None: nowhere)."""
+    local: LocalSettings = field(default_factory=LocalSettings)
+    """How an in-process engine runs (`--backend local`)."""
 
     def __post_init__(self) -> None:
         if (self.checkpoint is None) == (not self.base_urls):
             raise JevalError("give either --model CKPT (a checkpoint folder) or --base-url URL, not both or neither")
         if self.backend == "local" and self.checkpoint is None:
             raise JevalError("--backend local needs --model CKPT")
+        if self.backend != "local" and self.local != LocalSettings():
+            raise JevalError("--device, --dtype, --batch-size and --threads set how jeval runs a model in process; "
+                             "they need --backend local (a server takes its own options: --server-arg)")
 
     def api_key(self) -> str | None:
         return api_key_from_env(self.api_key_env,
@@ -185,6 +195,28 @@ def _device() -> str:
     return "cuda" if any(Path("/dev").glob("nvidia[0-9]*")) else "cpu"
 
 
+def _check_device(device: str | None) -> None:
+    """An in-process `--device` that cannot be had, refused before anything loads."""
+    if device is None:
+        return
+    if not re.fullmatch(r"cpu|mps|(cuda|xpu)(:\d+)?", device):
+        raise JevalError(f"--device {device!r} is not a device torch knows (e.g. cpu, cuda, cuda:1, mps)")
+    if device.startswith("cuda") and _device() == "cpu":
+        raise JevalError(f"--device {device}: this torch build sees no CUDA device (torch "
+                         f"{package_version('torch')}, CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')})")
+
+
+def _check_vllm_settings(settings: LocalSettings) -> None:
+    """vLLM schedules its own batches and threads and runs on the GPU: options of in-process
+    transformers that it would ignore are refused rather than dropped."""
+    ignored = [name for name, given in (("--batch-size", settings.batch_size != "auto"),
+                                        ("--threads", settings.threads is not None),
+                                        ("--device", settings.device not in (None, "cuda"))) if given]
+    if ignored:
+        raise JevalError(f"{', '.join(ignored)}: the in-process vLLM engine schedules its own batches on the GPU; "
+                         "leave them out, or use --engine transformers")
+
+
 def _server_dtype(args: tuple[str, ...]) -> str:
     for i, arg in enumerate(args):
         if arg.startswith("--dtype="):
@@ -210,6 +242,10 @@ def engine_for(spec: ModelSpec) -> EngineSpec:
     if spec.checkpoint is not None:
         check_checkpoint(spec.checkpoint)
         if spec.backend == "local":
+            if choose_engine(spec.engine) == "vllm":
+                _check_vllm_settings(spec.local)
+                return _engine_spec("vllm-offline")
+            _check_device(spec.local.device)
             return _engine_spec("transformers")
         return _engine_spec("vllm" if choose_engine(spec.engine) == "vllm" else "transformers-serve")
     return _engine_spec("openai-compatible", spec.model_id is not None and _local_checkpoint(spec.model_id) is not None)
@@ -227,8 +263,14 @@ def resolve(spec: ModelSpec) -> Resolved:
     name = display_name(spec.name, checkpoint=checkpoint, fingerprint=fingerprint)
     settings: dict[str, Any] = {"device": _device()}
     if engine.name == "transformers":
-        settings["dtype"] = _checkpoint_dtype(checkpoint)
+        settings["device"] = spec.local.device or settings["device"]
+        settings["dtype"] = _checkpoint_dtype(checkpoint) if spec.local.dtype == "auto" else spec.local.dtype
         identity = ModelIdentity(name, fingerprint, "weights", engine.name, _local_version(), settings,
+                                 path=str(checkpoint), revision=spec.revision)
+        return Resolved(spec, engine, identity, checkpoint)
+    if engine.name == "vllm-offline":
+        settings["dtype"] = spec.local.dtype
+        identity = ModelIdentity(name, fingerprint, "weights", engine.name, package_version("vllm"), settings,
                                  path=str(checkpoint), revision=spec.revision)
         return Resolved(spec, engine, identity, checkpoint)
     settings["server_args"] = list(spec.server_args)
@@ -360,12 +402,14 @@ class ServedModel(_ResolvedModel):
         return self._client
 
     async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0,
-                       stop: list[str] | None = None) -> Completion:
-        return await (await self.client()).complete(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop)
+                       stop: list[str] | None = None, seed: int | None = None) -> Completion:
+        return await (await self.client()).complete(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop,
+                                                    seed=seed)
 
     async def chat(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
-                   stop: list[str] | None = None) -> Completion:
-        return await (await self.client()).chat(messages, max_tokens=max_tokens, temperature=temperature, stop=stop)
+                   stop: list[str] | None = None, seed: int | None = None) -> Completion:
+        return await (await self.client()).chat(messages, max_tokens=max_tokens, temperature=temperature, stop=stop,
+                                                seed=seed)
 
     def _checkpoint(self) -> Path:
         checkpoint = self._resolved.served_checkpoint
@@ -398,22 +442,8 @@ class ServedModel(_ResolvedModel):
             raise Unscorable(f"{self._where()} does not give (it ignored `logprobs`/`echo`)")
         return found
 
-    def _split(self, context: str, continuation: str) -> tuple[list[int], int]:
-        """The token ids of context + continuation and where the continuation starts, as lm-eval
-        splits them; sent as ids so that the server's tokenization cannot move the boundary."""
-        tokenizer = self.tokenizer()
-        context_ids = tokenizer(context, add_special_tokens=True).input_ids
-        if not context_ids:
-            prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-            context_ids = [prefix]
-            whole = context_ids + tokenizer(continuation, add_special_tokens=False).input_ids
-        else:
-            whole = tokenizer(context + continuation, add_special_tokens=True).input_ids
-        n_context = len(context_ids) if whole[: len(context_ids)] == context_ids else len(context_ids) - 1
-        return whole, max(n_context, 1)
-
     async def loglikelihood(self, context: str, continuation: str) -> LogLikelihood:
-        whole, n_context = self._split(context, continuation)
+        whole, n_context = split_pair(self.tokenizer(), context, continuation)
         found = await self._prompt_logprobs(whole)
         total, greedy = 0.0, True
         for i in range(n_context, len(whole)):
@@ -421,6 +451,20 @@ class ServedModel(_ResolvedModel):
             top = found.top[i]
             greedy = greedy and bool(top) and max(top, key=top.get) == found.tokens[i]
         return LogLikelihood(total, greedy)
+
+    async def loglikelihoods(self, pairs: Sequence[tuple[str, str]]) -> AsyncIterator[tuple[int, LogLikelihood]]:
+        """Every pair asked concurrently (the client bounds how many are in flight), each yielded as
+        it comes back."""
+        async def one(i: int, context: str, continuation: str) -> tuple[int, LogLikelihood]:
+            return i, await self.loglikelihood(context, continuation)
+
+        pending = [asyncio.ensure_future(one(i, *pair)) for i, pair in enumerate(pairs)]
+        try:
+            for next_done in asyncio.as_completed(pending):
+                yield await next_done
+        finally:
+            for task in pending:
+                task.cancel()
 
     async def _one_window(self, window: Window) -> float:
         found = await self._prompt_logprobs(list(window.ids))
@@ -449,11 +493,13 @@ class ServedModel(_ResolvedModel):
         if self._client is not None:
             await self._client.aclose()
         if self._server is not None:
-            await asyncio.to_thread(self._server.stop)
+            # leaving on an error or Ctrl-C, the requests in flight are abandoned: no waiting for them
+            await asyncio.to_thread(self._server.stop, sys.exc_info()[0] is not None)
 
 
 class InProcessModel(_ResolvedModel):
-    """In-process transformers (jeval.models.local), loaded on the first request."""
+    """An in-process engine, loaded on the first request: transformers (jeval.models.local) or
+    vLLM's offline `LLM` (jeval.models.vllm_offline)."""
 
     def __init__(self, resolved: Resolved):
         super().__init__(resolved)
@@ -475,25 +521,39 @@ class InProcessModel(_ResolvedModel):
             if self._local is None:
                 from jeval.models.local import LocalModel
 
-                log.info("loading %s in process", self.identity.name)
-                self._local = await asyncio.to_thread(LocalModel, self._path, self.identity.settings.get("device"))
+                log.info("loading %s in process (%s)", self.identity.name, self.identity.engine)
+                if self.identity.engine == "vllm-offline":
+                    from jeval.models.vllm_offline import VllmOfflineModel, VllmSettings
+
+                    vllm_settings = VllmSettings(dtype=self._resolved.spec.local.dtype)
+                    self._local = await asyncio.to_thread(VllmOfflineModel, self._path, vllm_settings)
+                else:
+                    settings = replace(self._resolved.spec.local, device=self.identity.settings.get("device"))
+                    self._local = await asyncio.to_thread(LocalModel, self._path, settings)
         return self._local
 
     async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0,
-                       stop: list[str] | None = None) -> Completion:
+                       stop: list[str] | None = None, seed: int | None = None) -> Completion:
+        """`seed` is not used: in-process sampling is batched, not seeded per request."""
         found: Completion = await (await self.local()).complete(prompt, max_tokens=max_tokens,
                                                                 temperature=temperature, stop=stop)
         return found
 
     async def chat(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
-                   stop: list[str] | None = None) -> Completion:
+                   stop: list[str] | None = None, seed: int | None = None) -> Completion:
+        """`seed` is not used: in-process sampling is batched, not seeded per request."""
         found: Completion = await (await self.local()).chat(messages, max_tokens=max_tokens,
                                                             temperature=temperature, stop=stop)
         return found
 
     async def loglikelihood(self, context: str, continuation: str) -> LogLikelihood:
-        found: LogLikelihood = await (await self.local()).loglikelihood_async(context, continuation)
+        found: LogLikelihood = await (await self.local()).loglikelihood(context, continuation)
         return found
+
+    async def loglikelihoods(self, pairs: Sequence[tuple[str, str]]) -> AsyncIterator[tuple[int, LogLikelihood]]:
+        local = await self.local()
+        async for found in local.loglikelihoods(pairs):
+            yield found
 
     async def window_nll(self, windows: Sequence[Window]) -> list[float]:
         found: list[float] = await (await self.local()).window_nll(windows)
@@ -512,14 +572,18 @@ class InProcessModel(_ResolvedModel):
         return AutoConfig.from_pretrained(self._path)
 
     def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": "local", "engine": "transformers", "model_loaded": self._local is not None,
+        settings = self._resolved.spec.local
+        out: dict[str, Any] = {"kind": "local", "engine": self.identity.engine, "model_loaded": self._local is not None,
                                **{k: v for k, v in self.identity.settings.items() if k in ("device", "dtype")}}
+        if self.identity.engine == "transformers":
+            out.update(batch_size=settings.batch_size, threads=settings.threads)
         if self._local is not None:
             out.update(self._local.describe())
         return out
 
     async def aclose(self) -> None:
-        return None
+        if self._local is not None:
+            await self._local.aclose()
 
 
 @contextlib.asynccontextmanager

@@ -8,7 +8,7 @@ cache could not answer, so a fully cached run starts nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -53,6 +53,33 @@ class Window:
     @property
     def scored(self) -> int:
         return len(self.ids) - self.score_from
+
+
+SPLIT_RULE = "lm-eval-0.4"
+"""The name of `split_pair`'s rule, part of every log-likelihood request's cache key: a change to
+how pairs are split must never meet answers split the old way."""
+
+
+def split_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[int], int]:
+    """The token ids of context + continuation and where the continuation starts, as lm-eval
+    0.4's causal models split them: whitespace at the end of the context moves to the start of the
+    continuation (so a word keeps its leading-space token); the pair is encoded whole, and the
+    continuation starts where the context's own encoding ends (one token earlier where the last
+    context token merged across the boundary). An empty context becomes the BOS token (else EOS),
+    so that the first continuation token is predicted from something. Every engine splits with
+    this, so that they score the same tokens."""
+    spaces = len(context) - len(context.rstrip())
+    if spaces and context.strip():
+        context, continuation = context[:-spaces], context[-spaces:] + continuation
+    context_ids = tokenizer(context, add_special_tokens=True).input_ids
+    if not context_ids:
+        prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        context_ids = [prefix]
+        whole = context_ids + tokenizer(continuation, add_special_tokens=False).input_ids
+    else:
+        whole = tokenizer(context + continuation, add_special_tokens=True).input_ids
+    n_context = len(context_ids) if whole[: len(context_ids)] == context_ids else len(context_ids) - 1
+    return whole, max(n_context, 1)
 
 
 CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
@@ -128,14 +155,20 @@ class Model(Protocol):
         ...
 
     async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0,
-                       stop: list[str] | None = None) -> Completion: ...
+                       stop: list[str] | None = None, seed: int | None = None) -> Completion: ...
 
     async def chat(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
-                   stop: list[str] | None = None) -> Completion: ...
+                   stop: list[str] | None = None, seed: int | None = None) -> Completion: ...
 
     async def loglikelihood(self, context: str, continuation: str) -> LogLikelihood:
         """Sum of log-probabilities of `continuation` after `context`, and whether greedy decoding
         gives exactly it; tokens split at the context boundary as lm-eval splits them."""
+        ...
+
+    def loglikelihoods(self, pairs: Sequence[tuple[str, str]]) -> AsyncIterator[tuple[int, LogLikelihood]]:
+        """`loglikelihood` of many (context, continuation) pairs, yielded as each is done as
+        (index into `pairs`, result), in whatever order the engine finds fastest (an in-process
+        engine batches them by length), so that the caller can commit each one as it comes."""
         ...
 
     async def window_nll(self, windows: Sequence[Window]) -> list[float]:
@@ -161,6 +194,8 @@ async def generate(model: Model, payload: Mapping[str, Any]) -> dict[str, Any]:
     generation cache stores it."""
     settings: dict[str, Any] = dict(max_tokens=payload["max_tokens"], temperature=payload["temperature"],
                                     stop=list(payload["stop"]) or None)
+    if "seed" in payload:
+        settings["seed"] = payload["seed"]
     if payload["kind"] == "chat":
         c = await model.chat([dict(m) for m in payload["messages"]], **settings)
     else:

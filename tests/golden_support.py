@@ -114,6 +114,10 @@ class ScriptedModel:
 
         return LogLikelihood(*scripted_loglikelihood(context, continuation))
 
+    async def loglikelihoods(self, pairs):
+        for i, (context, continuation) in enumerate(pairs):
+            yield i, await self.loglikelihood(context, continuation)
+
     async def window_nll(self, windows):
         raise AssertionError("the scripted model gives no perplexity windows")
 

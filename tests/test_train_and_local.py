@@ -52,7 +52,7 @@ def test_chat_template_ends_turns_with_eos(tiny_checkpoint):
 
 def test_loglikelihood_matches_a_direct_forward_pass(local, tiny_checkpoint):
     context, continuation = "質問：犬は何？\n答え：", "動物です"
-    got = local.loglikelihood(context, continuation)
+    got = asyncio.run(local.loglikelihood(context, continuation))
     tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
     model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint)
     ctx = tokenizer(context).input_ids

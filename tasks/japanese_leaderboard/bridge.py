@@ -10,14 +10,14 @@ share their cache entries.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from lm_eval.api.model import LM
 
 from jeval.errors import JevalError
 from jeval.executor import Executor, Job
-from jeval.models.model import Model, Unscorable, cannot_score, generate
+from jeval.models.model import SPLIT_RULE, Model, Unscorable, cannot_score, generate
 
 DEFAULT_MAX_GEN_TOKS = 256
 """lm-eval's own default when a task sets no `max_gen_toks` (its HF, vLLM and API models)."""
@@ -54,16 +54,27 @@ class JevalLM(LM):
         return [o.response for o in outcomes if o.response is not None]
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        """Every request the cache lacks goes to the model at once, which batches them (in process)
+        or sends them concurrently (a server); each answer is committed as it comes."""
         if self.refusal is not None:
             raise self.refusal
-        jobs = [Job({"kind": "loglikelihood", "context": r.args[0], "continuation": r.args[1]}, self.label(r))
-                for r in requests]
+        jobs = [Job({"kind": "loglikelihood", "context": r.args[0], "continuation": r.args[1], "split": SPLIT_RULE},
+                    self.label(r)) for r in requests]
+        self.counts["loglikelihood"] += len(jobs)
 
-        async def answer(job: Job) -> dict[str, Any]:
-            found = await self.model.loglikelihood(job.payload["context"], job.payload["continuation"])
-            return {"logprob": found.logprob, "is_greedy": found.is_greedy}
+        async def answer_all(missing: list[Job]) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+            pairs = [(job.payload["context"], job.payload["continuation"]) for job in missing]
+            async for i, found in self.model.loglikelihoods(pairs):
+                yield i, {"logprob": found.logprob, "is_greedy": found.is_greedy}
 
-        return [(r["logprob"], r["is_greedy"]) for r in self._run_all("loglikelihood", jobs, answer)]
+        future = asyncio.run_coroutine_threadsafe(
+            self.executor.run_batched(jobs, answer_all, desc="loglikelihood"), self.loop)
+        try:
+            outcomes = future.result()
+        except Unscorable as e:
+            raise cannot_score(self.ll_tasks, e.why) from None
+        self.counts["from_cache"] += sum(1 for o in outcomes if o.cached)
+        return [(o.response["logprob"], o.response["is_greedy"]) for o in outcomes if o.response is not None]
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
         raise JevalError("rolling log-likelihoods (perplexity tasks) are not offered by jeval's lm-eval bridge; "

@@ -20,9 +20,12 @@ import re
 import statistics
 import warnings
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cached_property
+from itertools import chain
 from typing import Any, ClassVar
 
 import numpy as np
@@ -46,11 +49,31 @@ def _check_lengths(preds: Sequence[str], trues: Sequence[str], sources: Sequence
                          + ("" if sources is None else f", {len(sources)} sources"))
 
 
+def exact_mean(values: Sequence[float]) -> float:
+    """statistics.mean of floats, bit for bit (the exact mean, rounded once), without its Fraction
+    per value. math.fsum is exact until its one final rounding, so the exact sum is recovered as a
+    few floats, each pass summing what the earlier ones missed (a dyadic rational ends after at
+    most a few dozen passes, in practice one to three), and divided once as a Fraction. Sums that
+    overflow, infinities and NaN go to statistics.mean itself."""
+    parts: list[float] = []
+    try:
+        while True:
+            part = math.fsum(chain(values, (-p for p in parts)))
+            if not math.isfinite(part):
+                raise OverflowError
+            if part == 0.0:
+                break
+            parts.append(part)
+    except (OverflowError, ValueError):
+        return float(statistics.mean(values))
+    return float(sum(map(Fraction, parts), Fraction(0)) / len(values))
+
+
 def _mean(values: Sequence[float], name: str) -> float:
     """statistics.mean, as upstream averages per-sample scores (exact, then rounded once)."""
     if not values:
         raise JevalError(f"{name}: no samples to score")
-    return float(statistics.mean(values))
+    return exact_mean(values)
 
 
 @dataclass(frozen=True)
@@ -146,17 +169,21 @@ class CharF1(Metric):
 class SetF1(Metric):
     """utils.py "set_f1": lines of the prediction (stripped, deduplicated) against lines of the
     reference (stripped, duplicates kept). Precision = hits / distinct predicted lines; recall =
-    the same hits / reference lines, duplicates counted; F1 = 2PR/(P+R), 0 when P+R = 0."""
+    the same hits / reference lines, duplicates counted; F1 = 2PR/(P+R), 0 when P+R = 0.
+
+    A hit is a distinct predicted line found among the reference's lines: the size of one set
+    intersection, taken in C rather than by a scan of the reference per predicted line; the
+    reference's line count is its newlines plus one."""
 
     def samples(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> Values:
         _check_lengths(preds, trues)
+        strip = str.strip
         out: Values = []
         for pred, true in zip(preds, trues):
-            predicted = {x.strip() for x in pred.split("\n")}
-            reference = [x.strip() for x in true.split("\n")]
-            hits = sum(1 for y in predicted if y in reference)
+            predicted = set(map(strip, pred.split("\n")))
+            hits = len(predicted.intersection(map(strip, true.split("\n"))))
             precision = hits / len(predicted)
-            recall = hits / len(reference)
+            recall = hits / (true.count("\n") + 1)
             out.append(2 * precision * recall / (precision + recall) if precision + recall != 0 else 0.0)
         return out
 
@@ -240,6 +267,7 @@ class Bleu(Metric):
 
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeLsum")
+NGRAM_TYPES = {"rouge1": 1, "rouge2": 2}
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SEED = 42
 _SENTENCE_ENDS = "。！？"
@@ -271,17 +299,40 @@ def bootstrap_mid(values: np.ndarray, skip_resamples: int = 0) -> float:
     """The `mid` of rouge_score's BootstrapAggregator (1000 resamples of the per-sample scores,
     the 50th percentile of their means) for one measure, drawing from numpy's legacy generator
     seeded 42, as llm-jp-eval's evaluate() seeds the global one. `skip_resamples` advances the
-    stream past aggregations done before this one in the same process."""
+    stream past aggregations done before this one in the same process.
+
+    Resamples are drawn in blocks (the same stream as one draw per resample). rouge_score averages
+    each resample over an (n, 3) score matrix along axis 0, which numpy sums row after row; a
+    C-ordered (n, resamples) matrix averaged along axis 0 is summed the same way, so a whole block's
+    means come from one call and equal rouge_score's to the bit (a 1-D mean would sum pairwise and
+    differ in the last bits)."""
     n = len(values)
     rng = np.random.RandomState(BOOTSTRAP_SEED)
     rows_per_chunk = max(1, 4_000_000 // max(n, 1))
     for start in range(0, skip_resamples, rows_per_chunk):
         rng.randint(0, n, size=(min(rows_per_chunk, skip_resamples - start), n))
-    # The per-resample mean is taken exactly as rouge_score does, over an (n, 3) score matrix
-    # along axis 0: numpy's summation order for that shape differs from a 1-D mean in the last bits.
-    matrix = np.repeat(values[:, None], 3, axis=1)
-    means = np.array([np.mean(matrix[rng.randint(0, n, size=n)], axis=0)[2] for _ in range(BOOTSTRAP_SAMPLES)])
-    return float(np.percentile(means, 50))
+    means = []
+    for start in range(0, BOOTSTRAP_SAMPLES, rows_per_chunk):
+        drawn = rng.randint(0, n, size=(min(rows_per_chunk, BOOTSTRAP_SAMPLES - start), n))
+        means.append(np.mean(values[np.ascontiguousarray(drawn.T)], axis=0))
+    return float(np.percentile(np.concatenate(means), 50))
+
+
+NGrams = Counter[tuple[str, ...]]
+
+
+def ngram_counts(tokens: Sequence[str], n: int) -> NGrams:
+    """rouge_scorer.py `_create_ngrams`: each run of n consecutive tokens (a tuple) and its count."""
+    return Counter(zip(*(tokens[i:] for i in range(n))))
+
+
+def ngram_fmeasure(target: NGrams, predicted: NGrams, n_target: int, n_predicted: int) -> float:
+    """rouge_scorer.py `_score_ngrams` and scoring.py `fmeasure`: clipped n-gram overlap over the
+    prediction's n-grams (precision) and the target's (recall), each count at least 1; F = 2PR/(P+R)."""
+    overlap = sum(min(target[g], predicted[g]) for g in target.keys() & predicted.keys())
+    precision = overlap / max(n_predicted, 1)
+    recall = overlap / max(n_target, 1)
+    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -289,6 +340,10 @@ class Rouge(Metric):
     """rouge_ja.py `RougeJa` as utils.py "rouge1"/"rouge2"/"rougeLsum" uses it: rouge_score's
     RougeScorer with sacrebleu's MeCab tokenizer on texts given sentence breaks; each sample's
     F-measure times 100; the dataset score is BootstrapAggregator's mid F-measure.
+
+    rouge1 and rouge2 are computed here as rouge_score computes them (tests/test_jaster_metrics*.py
+    hold them equal), tokenizing and counting the n-grams of each distinct text once; rougeLsum
+    goes through RougeScorer itself.
 
     The bootstrap draws from numpy's global generator, which llm-jp-eval seeds with 42 once per
     run and which each rouge metric advances in turn (a new RougeJa per metric, in the dataset's
@@ -303,16 +358,29 @@ class Rouge(Metric):
     preceding: tuple[str, ...] = ()
 
     @cached_property
+    def _words(self) -> _MecabWords:
+        return _MecabWords()
+
+    @cached_property
     def _scorer(self):
         from rouge_score.rouge_scorer import RougeScorer
 
-        return RougeScorer(rouge_types=[self.rouge_type], tokenizer=_MecabWords())
+        return RougeScorer(rouge_types=[self.rouge_type], tokenizer=self._words)
 
     def samples(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> Values:
         _check_lengths(preds, trues)
-        scorer = self._scorer
-        return [scorer.score(add_sentence_breaks(t), add_sentence_breaks(p))[self.rouge_type].fmeasure * 100
-                for p, t in zip(preds, trues)]
+        if self.rouge_type not in NGRAM_TYPES:
+            scorer = self._scorer
+            return [float(scorer.score(add_sentence_breaks(t), add_sentence_breaks(p))[self.rouge_type].fmeasure * 100)
+                    for p, t in zip(preds, trues)]
+        n = NGRAM_TYPES[self.rouge_type]
+        grams: dict[str, NGrams] = {}
+        sizes: dict[str, int] = {}
+        for text in dict.fromkeys(chain(trues, preds)):
+            tokens = self._words.tokenize(add_sentence_breaks(text))
+            grams[text] = ngram_counts(tokens, n)
+            sizes[text] = max(len(tokens) - n + 1, 0)
+        return [ngram_fmeasure(grams[t], grams[p], sizes[t], sizes[p]) * 100 for p, t in zip(preds, trues)]
 
     def corpus(self, preds: Sequence[str], trues: Sequence[str], sources: Sequence[str] | None = None) -> float:
         values = self.samples(preds, trues)

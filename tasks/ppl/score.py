@@ -11,35 +11,31 @@ from typing import Any
 
 from jeval.errors import JevalError
 from jeval.models.local import DEFAULT_BATCH_SIZE, score_windows
-from jeval.models.model import Window, context_limit
+from jeval.models.model import Window
+from jeval.tasks.ppl.conventions import CONVENTIONS, DEFAULT, Convention, prefix_token
 from jeval.tasks.ppl.loss import NOTHING, CorpusLoss
-from jeval.tasks.ppl.windows import Span, check_stride, plan_windows
+from jeval.tasks.ppl.windows import Span
 
 log = logging.getLogger(__name__)
 
-"""Tokenizers without a real limit report a huge `model_max_length`; above this it is ignored."""
-
-
-def prefix_token(tokenizer: Any) -> int:
-    for token in (tokenizer.bos_token_id, tokenizer.eos_token_id):
-        if token is not None:
-            return token
-    raise JevalError("the tokenizer has neither a BOS nor an EOS token to start each document with")
+__all__ = ["context_length", "document_ids", "evaluate_corpus", "jobs_for", "prefix_token", "text_size"]
 
 
 def document_ids(tokenizer: Any, text: str) -> list[int]:
-    """The prefix token, then the text's tokens (no other special tokens)."""
-    return [prefix_token(tokenizer), *tokenizer(text, add_special_tokens=False).input_ids]
+    """jeval's convention: the prefix token, then the text's tokens (no other special tokens)."""
+    return DEFAULT.document_ids(tokenizer, text)
 
 
-def context_length(model_config: Any, tokenizer: Any, max_length: int | None = None) -> int:
-    """`max_length` when given, else the model's maximum positions (capped by the tokenizer's limit)."""
+def context_length(model_config: Any, tokenizer: Any, max_length: int | None = None,
+                   convention: Convention = DEFAULT) -> int:
+    """`max_length` when given, else the convention's default for this model (jeval: the model's
+    maximum positions, capped by the tokenizer's limit; lm-eval: as lm-eval reads it)."""
     if max_length is not None:
         return max_length
-    found = context_limit(model_config, tokenizer)
+    found = convention.default_length(model_config, tokenizer)
     if found is None:
         raise JevalError("cannot tell the model's context length; give max_length")
-    return found[0]
+    return found
 
 
 def jobs_for(ids: Sequence[int], windows: Iterable[Span]) -> list[Window]:
@@ -52,21 +48,26 @@ def text_size(text: str) -> tuple[int, int]:
 
 def evaluate_corpus(model: Any, tokenizer: Any, texts: Iterable[str], *, max_length: int | None = None,
                     stride: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                    progress: bool = False) -> CorpusLoss:
+                    progress: bool = False, convention: str = "jeval") -> CorpusLoss:
     """Loss, perplexity, bits per character and bits per byte of `model` on `texts` (each text one
     document), with a sliding window of `max_length` tokens (default: the model's context length)
     moving `stride` tokens at a time (default: `max_length - 1`, disjoint windows).
 
+    `convention="lm-eval"` scores as lm-eval's `HFLM.loglikelihood_rolling` does with its defaults,
+    `max_length` then being lm-eval's (see jeval.tasks.ppl.conventions); it takes no stride.
+
     `model` is any causal LM returning `.logits` (a transformers model, in memory, on any device);
     it is put in eval mode for the scoring (no dropout, no gradients) and given back in the mode it had."""
-    length = context_length(model.config, tokenizer, max_length)
-    step = length - 1 if stride is None else stride
-    check_stride(step, length)
+    if convention not in CONVENTIONS:
+        raise JevalError(f"convention must be {' or '.join(CONVENTIONS)}, got {convention!r}")
+    chosen = CONVENTIONS[convention]
+    length = context_length(model.config, tokenizer, max_length, chosen)
+    step = chosen.stride(length, stride)
     total = NOTHING
     jobs: list[Window] = []
     for text in texts:
-        ids = document_ids(tokenizer, text)
-        windows = plan_windows(len(ids), length, step)
+        ids = chosen.document_ids(tokenizer, text)
+        windows = chosen.windows(len(ids), length, step)
         jobs.extend(jobs_for(ids, windows))
         chars, size = text_size(text)
         total = total + CorpusLoss(0.0, len(ids) - 1, chars, size, 1, len(windows))

@@ -5,8 +5,9 @@ tokens; every text token is predicted exactly once. The first window predicts up
 `max_length - 1` tokens from the start; each later window predicts the next `stride` tokens with
 the `max_length - stride` tokens before them as context (HF's "strided perplexity", without its
 off-by-one that leaves each window's first token unscored). `stride = max_length - 1` gives
-disjoint windows, each seeing only its own tokens (lm-eval's rolling log-likelihood); a smaller
-stride gives every prediction more context at the cost of more forward passes.
+disjoint windows, each seeing only its own tokens (lm-eval's rolling windows are these with
+`max_length` one more than lm-eval's: see jeval.tasks.ppl.conventions); a smaller stride gives
+every prediction more context at the cost of more forward passes.
 """
 
 from __future__ import annotations
