@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import errno
 import importlib
@@ -17,8 +18,13 @@ from typing import TYPE_CHECKING
 
 from jeval import __version__
 from jeval.errors import JevalError
+from jeval.tracking import Tracking, tracking_of
+from jeval.tracking import add_arguments as add_tracking_arguments
+from jeval.tracking import check as check_tracking
 
 if TYPE_CHECKING:
+    from jeval.models.inprocess import LocalSettings
+    from jeval.overrides import Overrides
     from jeval.reasoning import Reasoning
 
 NOT_YET: dict[str, str] = {}
@@ -30,6 +36,7 @@ DELEGATED = {
     "arena": ("jeval.arena.cli", "the Chatbot Arena: serve, export votes, compute ratings"),
     "leaderboard": ("jeval.leaderboard.cli", "leaderboard tables and pages over benchmark, judge and arena results"),
     "ifeval": ("jeval.tasks.m_ifeval.cli", "check M-IFEval (Japanese) responses by its rules, without a model"),
+    "export": ("jeval.export_lmeval", "write a run's results in another tool's format (lm-eval's results JSON)"),
 }
 
 
@@ -71,18 +78,49 @@ def reasoning_of(args: argparse.Namespace) -> Reasoning | None:
     return Reasoning(start, end, budget)
 
 
+def _batch_size(value: str) -> int | str:
+    from jeval.models.batching import parse_batch_size
+
+    try:
+        return parse_batch_size(value)
+    except JevalError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--batch-size ")) from None
+
+
+def local_settings(args: argparse.Namespace) -> LocalSettings:
+    """`--device`, `--dtype`, `--batch-size`, `--threads` (each left at its default where not given)."""
+    from jeval.models.inprocess import LocalSettings
+
+    given = {"device": args.device, "dtype": args.dtype, "batch_size": args.batch_size, "threads": args.threads}
+    return LocalSettings(**{k: v for k, v in given.items() if v is not None})
+
+
+def overrides_of(args: argparse.Namespace) -> Overrides:
+    """`--gen-kwargs` and `--system-prompt`; a seed given in both ways must agree."""
+    from jeval.overrides import Overrides, parse_gen_kwargs, read_system_prompt
+
+    gen = parse_gen_kwargs(args.gen_kwargs) if args.gen_kwargs is not None else None
+    if gen is not None and gen.seed is not None and args.seed is not None and gen.seed != args.seed:
+        raise JevalError(f"--seed {args.seed} and --gen-kwargs seed={gen.seed} disagree; give one")
+    system = read_system_prompt(args.system_prompt) if args.system_prompt is not None else None
+    return Overrides(gen, system)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from jeval.io import default_home
+    from jeval.models.hub import checkpoint_of
     from jeval.runner import RunConfig, run
 
     home = default_home()
+    overrides = overrides_of(args)
+    hub = checkpoint_of(args.model)
     config = RunConfig(
         tasks=_split(args.tasks),
-        checkpoint=args.model,
+        checkpoint=hub.folder if hub else args.model,
         base_urls=tuple(args.base_url or ()),
         model_id=args.model_id,
-        model_name=args.name,
-        model_revision=args.model_revision,
+        model_name=args.name or (hub.repo_id if hub else None),
+        model_revision=hub.revision if hub else args.model_revision,
         backend=args.backend,
         engine=args.engine,
         server_args=tuple(args.server_arg),
@@ -99,10 +137,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         api_key_env=args.api_key_env,
         run_id=args.run_id,
         require_all=args.require_all,
+        progress=not (args.quiet or args.json),
+        print_json=args.json,
         reasoning=reasoning_of(args),
+        local=local_settings(args),
+        seed=overrides.gen.seed if overrides.gen and overrides.gen.seed is not None else args.seed,
+        overrides=overrides,
+        command_line=tuple(getattr(args, "command_line", ())),
     )
-    run(config)
+    tracking = tracking_of(args)
+    check_tracking(tracking)
+    path = run(config)
+    if tracking.wanted:
+        log_run(path, tracking)
     return 0
+
+
+def log_run(path: Path, tracking: Tracking) -> None:
+    from jeval.io import read_json
+    from jeval.tracking import log_board, run_board
+
+    try:
+        for line in log_board(run_board(read_json(path), path.parent), tracking):
+            print(line, file=sys.stderr)
+    except JevalError as e:
+        raise JevalError(f"{e} (the run's results are written: {path})") from None
 
 
 def cmd_data_prepare(args: argparse.Namespace) -> int:
@@ -247,11 +306,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jeval", description="Evaluate Japanese LLMs: benchmarks, LLM judge, arena.")
     parser.add_argument("--version", action="version", version=f"jeval {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only: no progress bars")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("run", help="evaluate a model on tasks")
     who = p.add_argument_group("model (one of)")
-    who.add_argument("--model", type=Path, help="checkpoint folder; served with vLLM (GPU) or transformers serve")
+    who.add_argument("--model", type=Path, help="checkpoint folder, or a Hugging Face Hub id ORG/NAME[@REVISION] "
+                                                "(downloaded into the HF cache); served with vLLM (GPU) or "
+                                                "transformers serve")
     who.add_argument("--base-url", action="append", help="an OpenAI-compatible server; repeat for replicas")
     p.add_argument("--model-id", help="model name to send to --base-url (default: the one the server lists)")
     p.add_argument("--name", help="the model's display name in results and leaderboards (default: the checkpoint "
@@ -262,8 +324,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="passed to the vllm/transformers serve jeval starts, as it is; repeat "
                         "(e.g. --server-arg=--dtype=bfloat16); part of the model's identity")
     p.add_argument("--backend", choices=["server", "local"], default="server",
-                   help="server: HTTP API (default); local: in-process transformers")
-    p.add_argument("--engine", choices=["auto", "vllm", "transformers"], default="auto")
+                   help="server: HTTP API (default); local: in process, no server")
+    p.add_argument("--engine", choices=["auto", "vllm", "transformers"], default="auto",
+                   help="vllm or transformers (default: vllm where it is installed and a GPU is visible); with "
+                        "--backend local, vllm is vLLM's offline engine in this process")
+    inproc = p.add_argument_group("in-process model (--backend local)")
+    inproc.add_argument("--batch-size", type=_batch_size, default=None, metavar="N|auto",
+                        help="sequences per forward pass, grouped by length (default: auto, as many as a token "
+                             "budget from the device's free memory allows; halved where memory runs out)")
+    inproc.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: the first GPU, else the CPU); part of "
+                                         "the model's identity")
+    inproc.add_argument("--dtype", choices=["auto", "float32", "float16", "bfloat16"], default=None,
+                        help="weights and activations (default: auto, the checkpoint's own); part of the model's "
+                             "identity")
+    inproc.add_argument("--threads", type=int, help="torch's intra-op threads (default: every core jeval may use)")
     p.add_argument("--tasks", action="append", required=True, help="task or group names, comma-separated")
     p.add_argument("--task-arg", action="append", metavar="FAMILY.KEY=VALUE",
                    help="an argument of a task family, e.g. ppl.corpus=valid.jsonl or lm-eval.include=DIR; repeatable "
@@ -295,6 +369,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds per request (default: 300; a timeout is retried once)")
     p.add_argument("--api-key-env", help="environment variable holding the API key")
     p.add_argument("--run-id")
+    p.add_argument("--json", action="store_true",
+                   help="print results.json to standard output instead of the score table (no progress bars)")
+    p.add_argument("--seed", type=int, metavar="N",
+                   help="recorded in results.json and sent as the `seed` of sampled requests (temperature > 0) to "
+                        "the server; greedy requests, and their cache entries, are the same with or without it")
+    p.add_argument("--gen-kwargs", metavar="KEY=VALUE,...",
+                   help="override generation tasks' decoding, as lm-eval's --gen_kwargs: temperature, max_tokens "
+                        "(or max_gen_toks), do_sample, seed; the protocol gets a /gen:... suffix")
+    p.add_argument("--system-prompt", metavar="TEXT|@FILE",
+                   help="a system message for chat requests (tasks whose requests are chats); the protocol gets a "
+                        "/system:<sha256[:8]> suffix; refused with tasks that send plain completions")
+    add_tracking_arguments(p)
     p.add_argument("--require-all", action="store_true",
                    help="fail when a member of a named group (e.g. jaster) is not prepared or cannot give the shots "
                         "asked (default: skip it and list it with the reason)")
@@ -421,14 +507,20 @@ def _interrupt(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    as_program = argv is None
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in NOT_YET:
         print(f"jeval: error: `jeval {argv[0]}` ({NOT_YET[argv[0]]}) is not available yet in jeval {__version__}",
               file=sys.stderr)
         return 2
     args = _parse(argv)
+    args.command_line = ["jeval", *argv]
     verbose = getattr(args, "verbose", False)
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s")
+    quiet = getattr(args, "quiet", False)
+    if quiet or getattr(args, "json", False):
+        os.environ["TQDM_DISABLE"] = "1"  # every library's bars too (transformers' "Loading weights")
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s")
     if not verbose:
         for handler in logging.getLogger().handlers:
             handler.addFilter(_quiet_libraries)
@@ -451,7 +543,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("jeval: interrupted", file=sys.stderr)
+        if as_program:
+            _exit_now(130)
         return 130
+
+
+def _exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown. Every `finally` has run by now (servers
+    stopped, answers committed, caches closed); the teardown left would take seconds once torch
+    and transformers are imported, which someone who pressed Ctrl-C should not wait for."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def _reader_gone() -> int:

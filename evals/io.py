@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,48 @@ def default_home() -> Path:
     return Path(os.environ.get("JEVAL_HOME", Path.home() / ".cache" / "jeval"))
 
 
+TEMP_NAME_TRIES = 100
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _temp_name(folder: Path, prefix: str, suffix: str) -> Path:
+    return folder / f"{prefix}{secrets.token_hex(8)}{suffix}"
+
+
+def new_temp_file(folder: Path, prefix: str, suffix: str) -> tuple[int, Path]:
+    """A new file under an unused name in `folder`, open for writing (a file descriptor).
+
+    Created as open() creates files, mode 0o666 less the umask (typically 0644), so that the file
+    renamed into place reads like any other; `tempfile.mkstemp` would give 0600. The kernel applies
+    the umask, so it is never read here (os.umask can only be read by changing it, for the whole
+    process, which is not thread-safe)."""
+    for _ in range(TEMP_NAME_TRIES):
+        path = _temp_name(folder, prefix, suffix)
+        try:
+            return os.open(path, _NEW_FILE, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder}: no unused temporary file name after {TEMP_NAME_TRIES} tries")
+
+
+def new_temp_dir(folder: Path, prefix: str) -> Path:
+    """A new, empty folder under an unused name in `folder`, mode 0o777 less the umask, as mkdir
+    makes them (`tempfile.mkdtemp` would give 0700)."""
+    for _ in range(TEMP_NAME_TRIES):
+        path = _temp_name(folder, prefix, "")
+        try:
+            path.mkdir(0o777)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder}: no unused temporary folder name after {TEMP_NAME_TRIES} tries")
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    """Write to a temporary file in the same folder, fsync, then rename over `path`; the file gets
+    the mode open() would give it (0o666 less the umask)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = new_temp_file(path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -28,7 +66,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jeval.data.prepare import data_fingerprint, file_checksums, load_manifest
+from jeval.data.prepare import data_fingerprint, file_checksums, load_manifest, prepare_again, unreadable
 from jeval.errors import JevalError, Unavailable
+from jeval.overrides import Overrides, unreached
 from jeval.provenance import base_protocol, prompt_source, protocol_with_source
-from jeval.task import GenerationTask, PlannedTask, Request, Suite, Task, TaskInputs
+from jeval.task import GenerationTask, HarnessTask, PlannedTask, Request, Suite, Task, TaskInputs
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +83,13 @@ def check_unchanged(name: str, task_dir: Path, manifest: Mapping[str, Any]) -> N
     if isinstance(manifest.get("files"), Mapping):
         now, then = file_checksums(task_dir), manifest["files"]
         changed = sorted(str(task_dir / f) for f in set(now) | set(then) if now.get(f) != then.get(f))
+        damaged = next((why for f in changed if (why := unreadable(Path(f))) is not None), None)
+        if damaged is not None:
+            raise JevalError(f"{damaged}: the prepared data of {name} is damaged; {prepare_again(name)}")
         which = f": {', '.join(changed)}" if changed else ""
     raise JevalError(f"{name}: the prepared files in {task_dir} changed after `jeval data prepare` wrote them"
-                     f"{which} (data fingerprint {str(recorded)[:12]} recorded, {found[:12]} found); prepare it "
-                     f"again: `jeval data prepare {name}`")
+                     f"{which} (data fingerprint {str(recorded)[:12]} recorded, {found[:12]} found); "
+                     f"{prepare_again(name)}")
 
 
 def choose_shots(task: Task, task_dir: Path, shots: int | None) -> int:
@@ -106,6 +110,7 @@ def choose_shots(task: Task, task_dir: Path, shots: int | None) -> int:
                       + (" (it runs zero-shot only)" if available == 0 else ""))
 
 
+NO_OVERRIDES = Overrides()
 REASONING_MARK = "/reasoning"
 """Ends the protocol of a generation task whose answers are read after a thinking block, with a
 thinking budget: a different condition from answering directly (as chain-of-thought is), so never
@@ -113,7 +118,7 @@ one column with it."""
 
 
 def plan_task(task: Task, *, data_dir: Path, shots: int | None, limit: int | None, variant: str | None,
-              args: TaskArgs, reasoning: bool = False) -> PlannedTask:
+              args: TaskArgs, reasoning: bool = False, overrides: Overrides = NO_OVERRIDES) -> PlannedTask:
     spec = task.spec
     if variant is not None and variant not in spec.variants:
         offered = ", ".join(spec.variants) or "none"
@@ -136,15 +141,19 @@ def plan_task(task: Task, *, data_dir: Path, shots: int | None, limit: int | Non
     source = prompt_source(manifest)
     chosen_limit = item_limit(task, limit)
     requests: tuple[Request, ...] = ()
-    fingerprint, protocol = "", spec.protocol
+    fingerprint, protocol = "", task.protocol_for(parsed)
     if isinstance(task, GenerationTask):
         built = task.requests(TaskInputs(data_dir / spec.name, chosen_shots, chosen_limit, variant, parsed))
         requests, fingerprint = first_items(built.requests, chosen_limit), built.prompt_fingerprint
         protocol = built.protocol or spec.protocol
         if reasoning and not protocol.endswith(REASONING_MARK):
             protocol += REASONING_MARK
+        if overrides:
+            requests = tuple(overrides.apply(r) for r in requests)
+            protocol += overrides.suffix()
     return PlannedTask(task, chosen_shots, chosen_limit, variant, protocol_with_source(protocol, source), manifest,
-                       parsed, requests, fingerprint, source, shots)
+                       parsed, requests, fingerprint, source, shots,
+                       overrides.record() if overrides and isinstance(task, GenerationTask) else {})
 
 
 @dataclass(frozen=True)
@@ -156,11 +165,12 @@ class Plan:
 
 def plan(tasks: Sequence[Task], *, data_dir: Path, shots: int | None, limit: int | None, variant: str | None,
          args: TaskArgs, named: Collection[str] | None = None, require_all: bool = False,
-         suites: Sequence[Suite] = (), reasoning: bool = False) -> Plan:
+         suites: Sequence[Suite] = (), reasoning: bool = False, overrides: Overrides = NO_OVERRIDES) -> Plan:
     """Plan every task. A task named by itself that cannot run (`Unavailable`) is an error; a
     member of a named group is skipped with its reason, unless `require_all`. `named` holds the
     tasks named by themselves (None: all of them). With `reasoning`, generation tasks' protocols
-    end in REASONING_MARK."""
+    end in REASONING_MARK; with `overrides` (--gen-kwargs, --system-prompt), their requests change
+    and their protocols end in its suffix (jeval.overrides)."""
     if shots is not None and shots < 0:
         raise JevalError(f"--shots must be 0 or more, got {shots}")
     if limit is not None and limit < 1 and limit != -1:
@@ -170,7 +180,7 @@ def plan(tasks: Sequence[Task], *, data_dir: Path, shots: int | None, limit: int
     for task in tasks:
         try:
             planned.append(plan_task(task, data_dir=data_dir, shots=shots, limit=limit, variant=variant, args=args,
-                                     reasoning=reasoning))
+                                     reasoning=reasoning, overrides=overrides))
         except Unavailable as e:
             if require_all or named is None or task.spec.name in named:
                 raise
@@ -179,7 +189,37 @@ def plan(tasks: Sequence[Task], *, data_dir: Path, shots: int | None, limit: int
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped.items())
         raise JevalError(f"no task of this run can run ({reasons})")
     check_suites(planned, suites)
+    check_overrides(planned, overrides)
     return Plan(planned, skipped)
+
+
+LIKELIHOOD_NEEDS = frozenset({"loglikelihood", "token_logprobs"})
+
+
+def check_overrides(planned: Sequence[PlannedTask], overrides: Overrides) -> None:
+    """Refuse overrides that would not reach a task they should (jeval.overrides.unreached); say
+    which tasks they leave alone because those are scored by log-likelihoods."""
+    if not overrides:
+        return
+    generating: dict[str, bool] = {}
+    completion, bridged = [], []
+    for p in planned:
+        name, task = p.task.spec.name, p.task
+        if isinstance(task, GenerationTask):
+            generating[name] = True
+            if any(not r.is_chat for r in p.requests):
+                completion.append(name)
+        elif isinstance(task, HarnessTask) and not task.spec.needs & LIKELIHOOD_NEEDS:
+            bridged.append(name)
+        else:
+            generating[name] = False
+    unreached(overrides, generating, completion, bridged)
+    unchanged = [name for name, asked in generating.items() if not asked]
+    if unchanged and not any(generating.values()):
+        log.warning("--gen-kwargs/--system-prompt change nothing in this run: its tasks (%s) are scored by "
+                    "log-likelihoods, not generated", ", ".join(unchanged))
+    elif unchanged:
+        log.info("--gen-kwargs/--system-prompt leave %s as they are (scored by log-likelihoods)", ", ".join(unchanged))
 
 
 def check_suites(planned: Sequence[PlannedTask], suites: Sequence[Suite]) -> None:

@@ -17,7 +17,7 @@ import difflib
 import functools
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -42,12 +42,7 @@ class Registry:
         prefix = next((p for p in self.resolvers if name.startswith(p)), None)
         if prefix is not None:
             return self.resolvers[prefix](name)
-        return self.tasks.get(name) or self.tasks.get(self._folded(name), None)
-
-    def _folded(self, name: str) -> str:
-        """Task names are matched without regard to case (`JAMP` is `jamp`) where that is unambiguous."""
-        matches = [t for t in self.tasks if t.lower() == name.lower()]
-        return matches[0] if len(matches) == 1 else name
+        return self.tasks.get(name) or self.tasks.get(_folded(name, self.tasks), None)
 
     def named(self, names: list[str]) -> set[str]:
         """The tasks among `names` that are named by themselves, not through a group."""
@@ -59,7 +54,7 @@ class Registry:
         built: dict[str, Task] = {}
         for name in names:
             task = self.find(name)
-            group = self.groups.get(name) or self.groups.get(name.lower())
+            group = self.groups.get(name) or self.groups.get(_folded(name, self.groups))
             if task is not None:
                 built[task.spec.name] = task
                 members = [task.spec.name]
@@ -67,13 +62,22 @@ class Registry:
                 members = list(group)
             else:
                 known = sorted(self.tasks) + sorted(self.groups)
-                close = difflib.get_close_matches(name, known, n=3)
+                same = [k for k in known if k.casefold() == name.casefold()]  # more than one: not guessed
+                close = same or difflib.get_close_matches(name, known, n=3)
                 hint = f"; did you mean {', '.join(close)}?" if close else ""
                 raise JevalError(f"unknown task {name!r}{hint} (`jeval tasks list` shows all)")
             chosen.extend(m for m in members if m not in chosen)
         if not chosen:
             raise JevalError("no tasks given (--tasks a,b or a group such as jaster)")
         return [built.get(n) or self.tasks[n] for n in chosen]
+
+
+def _folded(name: str, known: Iterable[str]) -> str:
+    """Names are matched without regard to case (`JAMP` is `jamp`) where the case-folded name
+    matches exactly one known name; an exact match is looked up first, and two candidates are
+    never guessed between (the name is then returned as it is, and matches nothing)."""
+    matches = [k for k in known if k.casefold() == name.casefold()]
+    return matches[0] if len(matches) == 1 else name
 
 
 def _plugin_folders() -> Iterator[Path]:

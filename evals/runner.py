@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-import platform
 import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,14 +28,19 @@ from jeval.errors import ItemRejected, JevalError
 from jeval.executor import Executor, Job, Outcome
 from jeval.identity import ModelIdentity, folder_name
 from jeval.io import default_home
+from jeval.models.batching import AUTO_MAX_SEQUENCES
 from jeval.models.engines import ModelSpec, check_capabilities, engine_for, open_model, resolve
+from jeval.models.inprocess import LocalSettings
 from jeval.models.model import ContextWindow, Model, generate
 from jeval.models.server import Engine
+from jeval.overrides import Overrides
 from jeval.planning import plan
 from jeval.reasoning import Reasoning, TokenCounter, answer_of, counts, summary
 from jeval.registry import load_registry
 from jeval.results import format_table, new_run_id, write_run
+from jeval.run_metadata import run_metadata
 from jeval.schema import SCHEMA, derive_columns
+from jeval.stderr import with_stderrs
 from jeval.task import (
     DialogueTask,
     GenerationTask,
@@ -80,17 +84,38 @@ class RunConfig:
     shots asked, is skipped and listed)."""
     reasoning: Reasoning | None = None
     """Thinking blocks are separated from answers, and requests get room for them (jeval.reasoning)."""
+    local: LocalSettings = field(default_factory=LocalSettings)
+    """How an in-process model runs (`--backend local`): device, dtype, batch size, threads."""
+    progress: bool = True
+    """Progress bars per task on stderr (off with -q or --json)."""
+    print_json: bool = False
+    """results.json on stdout instead of the score table (`--json`)."""
+    seed: int | None = None
+    """`--seed`: sent with sampled requests (see jeval.task.Request.payload) and recorded."""
+    overrides: Overrides = field(default_factory=Overrides)
+    """`--gen-kwargs` and `--system-prompt` (jeval.overrides): generation requests changed, protocols suffixed."""
+    command_line: tuple[str, ...] = ()
+    """The `jeval` command line that asked for the run, for results.json (empty: called from Python)."""
 
     def model_spec(self) -> ModelSpec:
         return ModelSpec(checkpoint=self.checkpoint, base_urls=self.base_urls, model_id=self.model_id,
                          name=self.model_name, revision=self.model_revision, backend=self.backend,
                          engine=self.engine, server_args=self.server_args, api_key_env=self.api_key_env,
                          concurrency=self.concurrency, max_retries=self.max_retries, timeout_s=self.timeout_s,
-                         log_dir=self.output_dir / "logs", home=default_home())
+                         log_dir=self.output_dir / "logs", home=default_home(), local=self.local)
+
+    def in_flight(self) -> int:
+        """Requests the executor keeps in flight: for an in-process model, enough to fill its
+        batches (requests that arrive together are answered together)."""
+        if self.backend != "local":
+            return self.concurrency
+        batch = AUTO_MAX_SEQUENCES if self.local.batch_size == "auto" else self.local.batch_size
+        return max(self.concurrency, batch)
 
 
 async def answer_dialogues(planned: Sequence[PlannedTask], model: Model, executor: Executor,
-                           reasoning: Reasoning | None = None) -> dict[tuple[str, str], tuple[Request, Outcome]]:
+                           reasoning: Reasoning | None = None, seed: int | None = None
+                           ) -> dict[tuple[str, str], tuple[Request, Outcome]]:
     """Answer every request, then the follow-up turns of dialogue tasks, round by round; for each
     item (task, key), its last turn's request and answer. A follow-up turn sees the last answer
     without its thinking block."""
@@ -118,7 +143,7 @@ async def answer_dialogues(planned: Sequence[PlannedTask], model: Model, executo
         return reasoning.asked(request) if reasoning is not None else request
 
     while turn:
-        outcomes = await executor.run([Job(asked(r).payload(), r.task) for r in turn], ask, desc="generating")
+        outcomes = await executor.run([Job(asked(r).payload(seed), r.task) for r in turn], ask, desc="generating")
         following = []
         for request, outcome in zip(turn, outcomes, strict=True):
             final[(request.task, request.key)] = (request, outcome)
@@ -170,15 +195,17 @@ def score_generation(p: PlannedTask, answered: Mapping[tuple[str, str], tuple[Re
                 "greedy": all(r.temperature == 0.0 for r in p.requests),
                 "max_tokens": sorted({r.max_tokens for r in p.requests}),
                 "stop": sorted({s for r in p.requests for s in r.stop}),
+                **({"overrides": dict(p.overrides)} if p.overrides else {}),
                 **({"reasoning": {**reasoning.as_dict(), "stop": "applied to the answer after the thinking"}}
                    if reasoning is not None else {})}
     tokens = {"prompt": sum(x["prompt_tokens"] or 0 for x in rows),
               "completion": sum(x["completion_tokens"] or 0 for x in rows)}
     empty = sum(1 for x in rows if "failed" not in x and not x["output"].strip())
     thought = summary(rows, reasoning)
-    return TaskOutcome(task.aggregate(scores), rows, len(rows), p.prompt_fingerprint, decoding,
+    scored = with_stderrs(task.aggregate(scores), scores, task.aggregate)
+    return TaskOutcome(scored.metrics, rows, len(rows), p.prompt_fingerprint, decoding,
                        extra={"tokens": tokens, "empty_outputs": empty, **failure_record(failed),
-                              **({"reasoning": thought} if thought is not None else {})})
+                              **({"reasoning": thought} if thought is not None else {}), "stderr": scored.record})
 
 
 def failure_record(failed: Mapping[str, str]) -> dict[str, Any]:
@@ -238,7 +265,7 @@ def task_result(p: PlannedTask, outcome: TaskOutcome, requests: Mapping[str, int
 
 
 async def evaluate(planned: Sequence[PlannedTask], model: Model, executor: Executor, data_dir: Path,
-                   reasoning: Reasoning | None = None) -> dict[str, TaskOutcome]:
+                   reasoning: Reasoning | None = None, seed: int | None = None) -> dict[str, TaskOutcome]:
     outcomes: dict[str, TaskOutcome] = {}
     harnesses: dict[str, list[PlannedTask]] = {}
     for p in planned:
@@ -251,7 +278,7 @@ async def evaluate(planned: Sequence[PlannedTask], model: Model, executor: Execu
         outcomes.update(await task.harness.evaluate(members, context))
     generation = [p for p in planned if isinstance(p.task, GenerationTask)]
     if generation:
-        answered = await answer_dialogues(generation, model, executor, reasoning)
+        answered = await answer_dialogues(generation, model, executor, reasoning, seed)
         count = await asyncio.to_thread(_token_counter, model) if reasoning is not None else None
         for p in generation:
             outcomes[p.task.spec.name] = score_generation(p, answered, reasoning, count)
@@ -269,16 +296,6 @@ def _token_counter(model: Model) -> TokenCounter | None:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     return count
-
-
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in ("torch", "transformers", "tokenizers", "openai", "vllm", "lm_eval"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def _config_record(config: RunConfig) -> dict[str, Any]:
@@ -356,7 +373,7 @@ def assemble(config: RunConfig, run_id: str, started: float, identity: ModelIden
         "requests": {"total": totals["total"], "from_cache": totals["from_cache"], "sent": totals["sent"],
                      "retries": usage["retries"]},
         "tokens": {"prompt": usage["prompt_tokens"], "completion": usage["completion_tokens"]},
-        "versions": _versions(),
+        **run_metadata(config.command_line, config.seed),
     }
 
 
@@ -374,7 +391,8 @@ async def run_async(config: RunConfig, model: Model | None = None) -> Path:
                  config.variant, markers.start, markers.end)
     made = plan(tasks, data_dir=config.data_dir, shots=config.shots, limit=config.limit, variant=config.variant,
                 args=config.task_args, named=registry.named(list(config.tasks)), require_all=config.require_all,
-                suites=tuple(registry.suites.values()), reasoning=config.reasoning is not None)
+                suites=tuple(registry.suites.values()), reasoning=config.reasoning is not None,
+                overrides=config.overrides)
     planned = made.tasks
     for name, why in made.skipped.items():
         log.warning("skipped %s: %s", name, why)
@@ -387,9 +405,10 @@ async def run_async(config: RunConfig, model: Model | None = None) -> Path:
     cache = GenerationCache(config.cache_path)
     try:
         async with opened as asked:
-            executor = Executor(GenerationStore(cache, identity), concurrency=config.concurrency)
+            executor = Executor(GenerationStore(cache, identity), concurrency=config.in_flight(),
+                                progress=config.progress)
             t0 = time.monotonic()
-            outcomes = await evaluate(planned, asked, executor, config.data_dir, config.reasoning)
+            outcomes = await evaluate(planned, asked, executor, config.data_dir, config.reasoning, config.seed)
             generation_s = time.monotonic() - t0
             usage, backend = asked.usage.as_dict(), asked.describe()
     finally:
@@ -399,8 +418,14 @@ async def run_async(config: RunConfig, model: Model | None = None) -> Path:
     path = write_run(run_dir, results, {p.task.spec.name: outcomes[p.task.spec.name].rows for p in planned})
     for p in planned:
         p.task.write_outputs(outcomes[p.task.spec.name].rows, path.parent, results)
-    print(format_table(results))
-    print(f"results: {path}")
+    totals = results["requests"]
+    log.info("requests: %d, %d from the cache, %d sent%s", totals["total"], totals["from_cache"], totals["sent"],
+             f", {totals['retries']} retried" if totals.get("retries") else "")
+    if config.print_json:
+        print(json.dumps(results, ensure_ascii=False, indent=1))
+    else:
+        print(format_table(results))
+        print(f"results: {path}")
     check_answered(results, path)
     return path
 

@@ -8,9 +8,13 @@ Version 2 (`"schema": "jeval-results/2"`), written by this jeval:
 - `tasks.<name>`: `protocol` (with a prompt-source suffix where the prompt text was not
   upstream's, see jeval.provenance), `prompt_source`, `category`, `shots`, `n_samples`, `limit`,
   `metrics`, `primary_metric`, data and prompt fingerprints, data sources, decoding, tokens, and
-  the request counts of the task; family-specific fields beside them.
+  the request counts of the task; family-specific fields beside them. Every score in `metrics` has
+  its standard error beside it as `<metric>_stderr` (lm-eval's `acc_stderr,none` for `acc,none`;
+  null where it cannot be had), and `stderr` says how each was estimated (jeval.stderr).
 - `summaries.<suite>`: each suite's score (Jaster AVG and categories, the JGLUE mean), computed
-  once by the plugin that declares the suite.
+  once by the plugin that declares the suite, with `AVG_stderr` (and `categories_stderr`).
+- `command_line`, `versions` (jeval's with its git commit, Python's, the libraries'), `hardware`,
+  `seed`: how the run was made (jeval.run_metadata).
 - `columns`: the leaderboard cells the plugins declare for this run (label, group, value on the
   column's scale, protocol, shots, the tasks behind it). The leaderboard reads these and nothing
   else, so a new task appears there without any edit to the leaderboard.

@@ -104,13 +104,19 @@ class Request:
     def is_chat(self) -> bool:
         return bool(self.messages)
 
-    def payload(self) -> dict[str, Any]:
-        """What is sent to the model; with the model's identity, it keys the generation cache."""
+    def payload(self, seed: int | None = None) -> dict[str, Any]:
+        """What is sent to the model; with the model's identity, it keys the generation cache.
+
+        A run's `seed` is sent only with a sampled request (temperature > 0), plus the sample's
+        index so that an item's samples differ: a greedy request's payload, and so its cache key,
+        is the same with or without a seed."""
         asked: dict[str, Any] = ({"kind": "chat", "messages": [dict(m) for m in self.messages]} if self.is_chat
                                  else {"kind": "completion", "prompt": self.prompt})
         asked.update(max_tokens=self.max_tokens, temperature=self.temperature, stop=list(self.stop))
         if self.sample:
             asked["sample"] = self.sample
+        if seed is not None and self.temperature > 0:
+            asked["seed"] = seed + self.sample
         return asked
 
 
@@ -257,6 +263,11 @@ class Task(ABC):
         any model is loaded, and return their manifest (`data_fingerprint`, `sources`)."""
         return None
 
+    def protocol_for(self, args: Mapping[str, Any]) -> str:
+        """The protocol a run with these (parsed) task arguments is recorded under: the spec's,
+        unless an argument changes what the scores mean (then its own name, never one column)."""
+        return self.spec.protocol
+
     def columns(self, result: Mapping[str, Any]) -> list[ColumnValue]:
         """The leaderboard cells of one result of this task: by default its primary metric, and
         answer-format diagnostics where it reports them (shown with `--lenient`)."""
@@ -373,6 +384,9 @@ class PlannedTask:
     prompt_source: Mapping[str, Any] = field(default_factory=dict)
     shots_asked: int | None = None
     """`--shots` as given (None: the task's default); `shots` is what it resolved to."""
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    """What `--gen-kwargs` and `--system-prompt` changed in this task's requests (jeval.overrides),
+    recorded in its `decoding`; empty where nothing was changed."""
 
 
 @dataclass(frozen=True)

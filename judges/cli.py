@@ -13,6 +13,9 @@ from jeval.judges.benchmarks import BENCHMARKS
 from jeval.judges.coverage import DEFAULT_MIN_SHARE, CoverageRule
 from jeval.judges.default_prompts import NAME as DEFAULT_PROMPT_SET
 from jeval.judges.engine import OPENAI_URL, JudgeConfig
+from jeval.tracking import Tracking, tracking_of
+from jeval.tracking import add_arguments as add_tracking_arguments
+from jeval.tracking import check as check_tracking
 
 
 def _turns(text: str) -> tuple[int, ...]:
@@ -51,6 +54,8 @@ def _grade(args: argparse.Namespace, mode: Literal["single", "pairwise"]) -> int
         coverage=CoverageRule(min_share=args.min_coverage), benchmark=args.benchmark,
         questions=args.questions, limit=args.limit, dry_run=args.dry_run,
     )
+    tracking = tracking_of(args)
+    check_tracking(tracking)
     path = judge(run, announce=lambda line: print(line, flush=True))
     if path is None:
         return 0
@@ -59,7 +64,20 @@ def _grade(args: argparse.Namespace, mode: Literal["single", "pairwise"]) -> int
     print(f"results: {path}")
     for line in incomplete_warnings(results):
         print(f"jeval: warning: {line}", file=sys.stderr)
+    if tracking.wanted:
+        _log_judgments(results, path, tracking)
     return 0
+
+
+def _log_judgments(results: dict, path: Path, tracking: Tracking) -> None:
+    from jeval.errors import JevalError
+    from jeval.tracking import judge_board, log_board
+
+    try:
+        for line in log_board(judge_board(results, path.parent), tracking):
+            print(line, file=sys.stderr)
+    except JevalError as e:
+        raise JevalError(f"{e} (the judgments are written: {path})") from None
 
 
 def cmd_single(args: argparse.Namespace) -> int:
@@ -181,6 +199,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", type=Path, help="judgment cache (default: $JEVAL_HOME/judgments.sqlite)")
     p.add_argument("--output", type=Path, default=Path("results/judge"), help="default: results/judge")
     p.add_argument("--run-id")
+    add_tracking_arguments(p)
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:

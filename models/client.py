@@ -20,17 +20,27 @@ import os
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
-
-import openai
 
 from jeval.errors import ItemRejected, JevalError
 
-RETRYABLE = (openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError)
+if TYPE_CHECKING:
+    import openai
+
+
+def _retryable() -> tuple[type[Exception], ...]:
+    """The SDK's errors worth another try (the SDK is imported on first use: a fully cached run
+    never needs it)."""
+    import openai
+
+    return (openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError)
 ITEM_STATUSES = (400, 413, 422)
 """Statuses that refuse the request itself (its prompt, its length), not the client or server."""
 TIMEOUT_RETRIES = 1
+MODEL_STATUSES = (400, 404, 422)
+"""Statuses with which servers refuse a model id they do not serve (vLLM: 404; transformers serve: 400)."""
+LISTED_SHOWN = 10
 
 
 def api_key_from_env(name: str | None, missing: str) -> str | None:
@@ -151,6 +161,8 @@ class OpenAIClient:
     usage: Usage = field(default_factory=Usage)
 
     def __post_init__(self) -> None:
+        import openai
+
         self._replicas = [
             _Replica(
                 url=url,
@@ -164,6 +176,7 @@ class OpenAIClient:
             for url in self.config.base_urls
         ]
         self._turn = itertools.count()
+        self._listing: dict[str, list[str] | None] = {}
         self._slots = asyncio.Semaphore(self.config.concurrency)
 
     @property
@@ -193,6 +206,8 @@ class OpenAIClient:
     async def _call(self, make_request):
         """Run `make_request(sdk)` on a replica, retrying transient failures; the reply is checked
         to be a completion with at least one choice."""
+        import openai
+
         failed: set[str] = set()
         last_error: Exception | None = None
         timeouts = 0
@@ -202,7 +217,7 @@ class OpenAIClient:
                 replica.in_flight += 1
                 try:
                     return _checked(await make_request(replica.sdk), replica.url)
-                except RETRYABLE as e:
+                except _retryable() as e:
                     last_error = e
                     failed.add(replica.url)
                     if len(failed) == len(self._replicas):
@@ -215,10 +230,7 @@ class OpenAIClient:
                         self.usage.retries += 1
                         await asyncio.sleep(self._backoff(attempt))
                 except openai.APIStatusError as e:
-                    message = f"{replica.url} rejected the request (HTTP {e.status_code}): {_short(e)}"
-                    if e.status_code in ITEM_STATUSES:
-                        raise ItemRejected(message) from None
-                    raise JevalError(message) from None
+                    raise await self._rejection(replica, e) from None
                 except (openai.APIResponseValidationError, ValueError) as e:
                     raise JevalError(f"{replica.url} did not answer with an OpenAI-compatible completion "
                                      f"({type(e).__name__}: {_short(e)}); is the base URL the API's root "
@@ -233,6 +245,34 @@ class OpenAIClient:
             f"no answer from {urls} after {self.config.max_retries + 1} attempts "
             f"({type(last_error).__name__}: {_short(last_error)}); is the server running?"
         )
+
+    async def _rejection(self, replica: _Replica, e: openai.APIStatusError) -> JevalError:
+        """The error for a refused request. A model id the server does not serve is the run's mistake,
+        told with the ids the server lists; any other 400/413/422 refuses that one request."""
+        detail = _detail(e)
+        message = f"{replica.url} rejected the request (HTTP {e.status_code}): {detail}"
+        model = self.config.model
+        if e.status_code in MODEL_STATUSES:
+            listed = await self._listed(replica) or []
+            # transformers serve never lists a checkpoint folder it serves
+            if listed and model not in listed and not os.path.isdir(model):
+                shown = ", ".join(listed[:LISTED_SHOWN]) + (", ..." if len(listed) > LISTED_SHOWN else "")
+                return JevalError(f"{message}; model id {model!r} is not among the ids it serves (GET /v1/models: "
+                                  f"{shown}): pass one of them with --model-id")
+            if model and model in detail and model not in listed:
+                return JevalError(f"{message}; it refused model id {model!r} (it lists no model ids): pass the id "
+                                  "it serves with --model-id")
+        return ItemRejected(message) if e.status_code in ITEM_STATUSES else JevalError(message)
+
+    async def _listed(self, replica: _Replica) -> list[str] | None:
+        """The model ids a replica lists (asked once); None when it cannot say."""
+        if replica.url not in self._listing:
+            try:
+                page = await replica.sdk.models.list()
+                self._listing[replica.url] = [m.id for m in page.data if isinstance(getattr(m, "id", None), str)]
+            except Exception:  # a listing that fails only means the ids are unknown
+                self._listing[replica.url] = None
+        return self._listing[replica.url]
 
     def _account(self, usage: Any) -> tuple[int | None, int | None]:
         self.usage.requests += 1
@@ -266,11 +306,15 @@ class OpenAIClient:
 
     async def prompt_logprobs(self, token_ids: list[int]) -> PromptLogprobs | None:
         """Log-probabilities of the prompt's own tokens (`echo` with `logprobs`, as vLLM answers),
-        sent as token ids; None where the server ignores `logprobs` (`transformers serve` does)."""
+        sent as token ids; None where the server ignores `logprobs` (`transformers serve` does).
+        vLLM is asked to name tokens by id (`token_id:N`): decoded one at a time, distinct tokens
+        can read alike (byte-fallback pieces of one Japanese character all decode to U+FFFD), and
+        which token was the greedy one is decided by comparing them."""
 
         async def request(sdk: openai.AsyncOpenAI) -> Any:
             return await sdk.completions.create(model=self.config.model, prompt=token_ids, max_tokens=1,
-                                                temperature=0.0, echo=True, logprobs=1)
+                                                temperature=0.0, echo=True, logprobs=1,
+                                                extra_body={"return_tokens_as_token_ids": True})
 
         response = await self._call(request)
         self._account(response.usage)
@@ -326,24 +370,27 @@ class OpenAIClient:
         pending = ""
         usage = None
         async with self._slots:
-            async for chunk in stream:
-                usage = getattr(chunk, "usage", None) or usage
-                if not chunk.choices:
-                    continue
-                pending += chunk.choices[0].delta.content or ""
-                text, stopped = cut_at_stop(pending, stop)
-                if stopped:
-                    if text:
-                        yield text
-                    pending = ""
-                    await stream.close()
-                    break
-                if len(pending) > hold:
-                    yield pending[: len(pending) - hold]
-                    pending = pending[len(pending) - hold :]
-            else:
-                if pending:
-                    yield pending
+            try:
+                async for chunk in stream:
+                    usage = getattr(chunk, "usage", None) or usage
+                    if not chunk.choices:
+                        continue
+                    pending += chunk.choices[0].delta.content or ""
+                    text, stopped = cut_at_stop(pending, stop)
+                    if stopped:
+                        if text:
+                            yield text
+                        pending = ""
+                        break
+                    if len(pending) > hold:
+                        yield pending[: len(pending) - hold]
+                        pending = pending[len(pending) - hold :]
+                else:
+                    if pending:
+                        yield pending
+            finally:
+                # also when the caller stops reading early (aclose): the connection is not left open
+                await stream.close()
         self._account(usage)
 
 
@@ -356,6 +403,8 @@ def _body(max_tokens: int, temperature: float, stop: list[str] | None, params: d
 def _checked(response: Any, url: str) -> Any:
     """The reply if it is a completion object with choices; a page or text where JSON was expected
     is an error for the run, a completion without choices fails this one request."""
+    import openai
+
     if isinstance(response, openai.AsyncStream):
         return response
     if response is None or isinstance(response, str | bytes) or not hasattr(response, "choices"):
@@ -365,6 +414,23 @@ def _checked(response: Any, url: str) -> Any:
     if not response.choices:
         raise ItemRejected(f"{url} answered the request with no choices")
     return response
+
+
+def _detail(e: openai.APIStatusError) -> str:
+    """The server's own words for a refusal (`message` as vLLM and OpenAI send it, `detail` as
+    FastAPI does), else the body as it came; the SDK's `str(e)` is often only "Error code: 400"."""
+    body = e.body
+    if isinstance(body, dict):
+        inner = body.get("error")
+        nested = inner.get("message") if isinstance(inner, dict) else inner
+        for found in (body.get("message"), body.get("detail"), nested):
+            if isinstance(found, str) and found.strip():
+                return " ".join(found.split())[:300].rstrip(".")
+    try:
+        text = e.response.text
+    except Exception:  # a streamed body that was never read
+        text = ""
+    return " ".join((text or str(e)).split())[:300] or f"HTTP {e.status_code}"
 
 
 def _short(e: Exception | None) -> str:

@@ -9,6 +9,7 @@ log file, and it is ready when `GET /health` answers 200.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import os
 import shutil
@@ -19,9 +20,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
+from tqdm import tqdm
 
 from jeval.errors import JevalError
 from jeval.models.watchdog import SAY_PREFIX, SWEEP_S, spawn
@@ -33,6 +35,28 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def port_in_use(host: str, port: int) -> JevalError:
+    return JevalError(f"port {port} on {host} is already in use; pass another --port (or stop what is using it)")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail before starting a server on a port something already holds: a server that answers
+    there would pass for the one jeval started, and one that does not only shows in the log."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise port_in_use(host, port) from None
+            raise JevalError(f"cannot serve on {host}:{port} ({e.strerror}); check --host and --port") from None
+
+
+HURRY_S = 1.0
+"""How long a server stopped in a hurry may take to end by itself before it is killed."""
+PORT_TAKEN = ("address already in use", "errno 98", "eaddrinuse")
 
 
 def gpu_available() -> bool:
@@ -114,6 +138,8 @@ class ModelServer:
     def start(self) -> ModelServer:
         check_checkpoint(self.config.checkpoint)
         self.engine = choose_engine(self.config.engine)
+        if self.config.port:
+            check_port_free(self.config.host, self.config.port)
         self.port = self.config.port or free_port(self.config.host)
         self.command = self._command()
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
@@ -134,17 +160,42 @@ class ModelServer:
         return self
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.config.startup_timeout_s
+        """Wait for `/health`, showing on a terminal how long it has been and the server log's
+        last line (loading weights, compiling graphs: a start can take minutes)."""
+        status = tqdm(bar_format="{desc}", leave=False, disable=None)
+        try:
+            self._poll_ready(status)
+        finally:
+            status.close()
+
+    def _last_log_line(self) -> str:
+        try:
+            with self.log_path.open("rb") as f:
+                f.seek(max(f.seek(0, os.SEEK_END) - 4096, 0))
+                tail = f.read().decode(errors="replace")
+        except OSError:
+            return ""
+        lines = [ln.strip() for ln in tail.splitlines() if ln.strip() and not ln.startswith(SAY_PREFIX)]
+        return lines[-1] if lines else ""
+
+    def _poll_ready(self, status: tqdm[Any]) -> None:
+        started = time.monotonic()
+        deadline = started + self.config.startup_timeout_s
         health = self.base_url.removesuffix("/v1") + "/health"
         process = self._process
         assert process is not None, "start() sets the process before waiting for it"
         while time.monotonic() < deadline:
+            if not status.disable:
+                status.set_description_str(f"starting {self.engine} serve ({time.monotonic() - started:.0f} s): "
+                                           f"{self._last_log_line()[:100]}")
             if process.poll() is not None:
-                tail = self.log_tail()
                 self.returncode, self._process = process.returncode, None
+                lines = self.log_lines()
+                if any(taken in line.lower() for line in lines for taken in PORT_TAKEN):
+                    raise port_in_use(self.config.host, self.port)
                 raise JevalError(
-                    f"{self.engine} serve exited during start-up (code {self.returncode}); "
-                    f"see {self.log_path}: {tail}"
+                    f"{self.engine} serve exited during start-up (code {self.returncode}): {failure_line(lines)} "
+                    f"(whole log: {self.log_path})"
                 )
             try:
                 if httpx.get(health, timeout=2.0).status_code == 200:
@@ -160,23 +211,33 @@ class ModelServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def log_tail(self) -> str:
+    def log_lines(self) -> list[str]:
+        """The server's own lines in its log (not the watchdog's)."""
         try:
-            lines = [ln.strip() for ln in self.log_path.read_text(errors="replace").splitlines()
-                     if ln.strip() and not ln.startswith(SAY_PREFIX)]  # the server's own last word
+            return [ln.strip() for ln in self.log_path.read_text(errors="replace").splitlines()
+                    if ln.strip() and not ln.startswith(SAY_PREFIX)]
         except OSError:
-            return ""
-        return lines[-1][:300] if lines else "(empty log)"
+            return []
 
-    def stop(self) -> None:
+    def stop(self, hurry: bool = False) -> None:
         """Ask the watchdog to end the server's process tree (SIGTERM, then SIGKILL after the
         config's `stop_grace_s`) and wait until it has. Should the watchdog itself hang, it is
-        killed, and the server with it (its parent-death signal)."""
+        killed, and the server with it (its parent-death signal).
+
+        `hurry` (a run interrupted or failed with requests in flight): the server gets HURRY_S to
+        end by itself, then the watchdog is asked again, which kills the tree at once. A server
+        waits for the requests it is answering before it exits (uvicorn: "Waiting for background
+        tasks"), and their answers would be thrown away."""
         proc, self._process = self._process, None
         if proc is None:
             return
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
+            if hurry:
+                try:
+                    proc.wait(timeout=HURRY_S)
+                except subprocess.TimeoutExpired:
+                    proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout=self.config.stop_grace_s + SWEEP_S + 5.0)
             except subprocess.TimeoutExpired:
@@ -193,6 +254,16 @@ class ModelServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def failure_line(lines: list[str]) -> str:
+    """The log line most likely to name why a server stopped: the last that reports an error
+    (a traceback's final `SomethingError: ...`, uvicorn's `ERROR: ...`), else the last line; a
+    server's last words are usually its shutdown, not its cause."""
+    if not lines:
+        return "(empty log)"
+    errors = [ln for ln in lines if "Error" in ln or "error:" in ln.lower() or ln.startswith("ERROR")]
+    return (errors or lines)[-1][:300]
 
 
 def engine_version(engine: str) -> str | None:

@@ -151,13 +151,18 @@ class Tree:
             os.killpg(self.leader.pid, sig)
 
     def end(self, grace_s: float) -> None:
-        """SIGTERM to the group, wait up to `grace_s` for every descendant, then SIGKILL what is left.
+        """SIGTERM to the group, wait up to `grace_s` for every descendant (cut short by a second
+        request to stop: `ModelServer.stop(hurry=True)`), then SIGKILL what is left.
         The group is signalled only while a descendant lives, so that its id cannot be a reused one."""
         if self.reap():
             self.signal_group(signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         while self.reap() and time.monotonic() < deadline:
-            signal.sigtimedwait({signal.SIGCHLD}, min(POLL_S, max(0.0, deadline - time.monotonic())))
+            info = signal.sigtimedwait({signal.SIGCHLD, *STOP_SIGNALS},
+                                       min(POLL_S, max(0.0, deadline - time.monotonic())))
+            if info is not None and info.si_signo in STOP_SIGNALS:
+                say(f"asked again to stop ({signal.Signals(info.si_signo).name}); killing the process tree now")
+                break
         deadline = time.monotonic() + SWEEP_S
         while self.reap() and time.monotonic() < deadline:
             self.signal_group(signal.SIGKILL)

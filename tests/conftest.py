@@ -32,6 +32,12 @@ def jeval(*args: str, env: dict | None = None, timeout: float = 600,
                           env={**os.environ, **(env or {})}, cwd=cwd)
 
 
+def run_files(output: Path, name: str = "results.json") -> list[Path]:
+    """`name` in each run folder under a results folder (`<model>/<run-id>/name`), without the
+    `latest` alias each model folder also holds."""
+    return sorted(p for p in output.glob(f"*/*/{name}") if p.relative_to(output).parts[1] != "latest")
+
+
 def error_lines(proc: subprocess.CompletedProcess) -> list[str]:
     return [line for line in proc.stderr.splitlines() if line.strip()]
 

@@ -129,3 +129,31 @@ def build_results(root: Path) -> Path:
     write_judge_run(results, "gpt-4o", "jeval-ja-v1", "j1", "2026-03-04T10:00:00+0000", {
         "alpha": {"writing": [8, 6], "math": [5]}, "beta": {"writing": [4, 4], "math": [6]}})
     return results
+
+
+WIDE_MODELS = ("llm-jp-3-13b-instruct", "Llama-3.1-Swallow-8B-Instruct-v0.3", "Qwen2.5-7B-Instruct",
+               "calm3-22b-chat", "sarashina2-7b", "tiny-ckpt")
+
+
+def build_wide_results(root: Path) -> Path:
+    """A board wider than a laptop screen: six models with every Jaster task under two protocols
+    (the chat variant for three of them), the six lm-eval tasks, MT-Bench in eight categories and
+    arena ratings; two models ran Jaster on other data (fingerprint d2). Scores follow a fixed
+    pattern (no randomness) so the page is the same on every run."""
+    results = root / "results"
+    for i, model in enumerate(WIDE_MODELS):
+        tasks = {name: jaster_task(name, (i + k) % 10 / 10 + 0.05, fingerprint="d2" if i in (1, 4) else "d1")
+                 for k, name in enumerate(BY_NAME)}
+        tasks.update({name: lm_eval_task(name, (2 * i + k) % 10 / 10 + 0.05) for k, name in enumerate(PRIMARY)})
+        write_jeval_run(results, model, f"r-{i}", f"2026-03-0{i + 1}T10:00:00+0000", tasks)
+        if i % 2 == 0:
+            chat = {name: jaster_task(name, (3 * i + k) % 10 / 10 + 0.05, protocol=f"{JASTER}/chat")
+                    for k, name in enumerate(BY_NAME)}
+            write_jeval_run(results, model, f"c-{i}", f"2026-03-0{i + 1}T11:00:00+0000", chat)
+    categories = ("writing", "roleplay", "reasoning", "math", "coding", "extraction", "stem", "humanities")
+    write_judge_run(results, "gpt-4o", "jeval-ja-v1", "j1", "2026-03-09T10:00:00+0000",
+                    {m: {c: [float((i + k) % 9 + 1), float((i + 2 * k) % 9 + 1)] for k, c in enumerate(categories)}
+                     for i, m in enumerate(WIDE_MODELS)})
+    write_ratings(root / "arena.json", [(m, 1100 - 30 * i, 1080 - 30 * i, 1120 - 30 * i, 200 - 10 * i)
+                                        for i, m in enumerate(WIDE_MODELS)])
+    return results

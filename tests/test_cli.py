@@ -68,7 +68,8 @@ def test_malformed_prepared_file_names_the_file(prepared, tmp_path):
                  "--data-dir", prepared, "--cache", tmp_path / "c.sqlite")
     assert proc.returncode == 2
     [line] = error_lines(proc)
-    assert str(test_file) in line and "changed after `jeval data prepare`" in line and "prepare it again" in line
+    assert line.startswith(f"jeval: error: {test_file}:1: not valid JSON")
+    assert line.endswith("run `jeval data prepare jcommonsenseqa` again (add --mirror DIR_OR_URL when offline)")
 
 
 def test_both_model_and_base_url_is_an_error(tmp_path):

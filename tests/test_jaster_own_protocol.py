@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import JASTER_FIXTURES, SAMPLES, error_lines, jeval
+from conftest import JASTER_FIXTURES, SAMPLES, error_lines, jeval, run_files
 from test_jaster_mbpp import FILE as MBPP_FILE
 from test_jaster_mbpp import problem
 
@@ -116,7 +116,7 @@ def test_a_jaster_run_gives_every_category_and_avg_under_the_own_protocol(served
                  "--shots", "1", "--limit", "1", "--data-dir", data_dir, "--cache", tmp_path / "c.sqlite",
                  "--output", out)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    results = json.loads(next(out.glob("*/*/results.json")).read_text(encoding="utf-8"))
+    results = json.loads(run_files(out, "results.json")[0].read_text(encoding="utf-8"))
     assert sorted(results["tasks"]) == sorted(m.name for m in MEMBERS) and "skipped" not in results
     assert {t["protocol"] for t in results["tasks"].values()} == {"jeval-jaster-1+standin-data"}
     summary = results["summaries"]["jaster"]
@@ -128,7 +128,7 @@ def test_a_jaster_run_gives_every_category_and_avg_under_the_own_protocol(served
     assert summary["AVG"] == pytest.approx(sum(summary["categories"][c] or 0.0 for c in AVERAGED) / len(AVERAGED))
     columns = {c["label"]: c for c in results["columns"]}
     assert columns["Jaster AVG"]["protocol"] == "jeval-jaster-1+standin-data"
-    assert re.search(r"\[jaster AVG\] +jeval-jaster-1\+standin-data", proc.stdout)
+    assert re.search(r"\[jaster AVG, \d+ of 11 categories\] +jeval-jaster-1\+standin-data", proc.stdout)
 
 
 @pytest.mark.parametrize("layout", ["jaster", "datasets"])
@@ -249,7 +249,7 @@ def test_a_group_runs_its_prepared_members_and_lists_the_others(served, own_data
             "--cache", tmp_path / "c.sqlite", "--output", tmp_path / "out", "--limit", "1", "--tasks", "jaster_nli")
     proc = jeval(*base)
     assert proc.returncode == 0, proc.stderr
-    results = json.loads(next((tmp_path / "out").glob("*/*/results.json")).read_text(encoding="utf-8"))
+    results = json.loads(run_files(tmp_path / "out", "results.json")[0].read_text(encoding="utf-8"))
     assert set(results["tasks"]) == {"jamp", "jsick"}
     assert set(results["skipped"]) == {"janli", "jnli", "jsem"}
     assert "has no prepared data" in results["skipped"]["jnli"]

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import jeval
+from conftest import jeval, run_files
 
 from jeval.tasks.jaster.suite import MEMBERS
 
@@ -55,7 +55,7 @@ def run(served, data_dir: Path, tmp_path: Path, *extra: str) -> dict:
     proc = jeval("run", "--base-url", served.base_url, "--model-id", served.model_id, "--data-dir", data_dir,
                  "--cache", tmp_path / "cache.sqlite", "--output", out, *extra)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    newest = max(out.glob("*/*/results.json"), key=lambda p: p.stat().st_mtime)
+    newest = max(run_files(out, "results.json"), key=lambda p: p.stat().st_mtime)
     return json.loads(newest.read_text())
 
 

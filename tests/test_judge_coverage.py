@@ -209,18 +209,18 @@ def test_a_judge_that_fails_most_items_gives_an_incomplete_score_everywhere(star
             "the judge run's coverage rule asks (by default 95% of the items and every category), so the mean "
             f"stands on part of the benchmark only: gamer-7b MT-Bench {cov['summary']}")
     md = board["md"].stdout.splitlines()
-    assert md[0] == "| Model | MT-Bench[3] | MT-Bench writing[4] | MT-Bench roleplay | MT-Bench reasoning " \
+    assert md[0] == "| Model | MT-Bench[3] | MT-Bench writing[3] | MT-Bench roleplay | MT-Bench reasoning " \
                     "| MT-Bench math | MT-Bench coding |"
     assert md[2] == "| steady-7b | **60.00** | **60.00** | **60.00** | **60.00** | **60.00** | **60.00** |"
-    assert md[3] == "| gamer-7b | 100.00 (incomplete)[5] | 100.00 (incomplete)[5] | – | – | – | – |"
-    assert md[-1] == f"5. {note}; gamer-7b MT-Bench writing 1 of 2 judged."
+    assert md[3] == "| gamer-7b | 100.00 (incomplete)[4] | 100.00 (incomplete)[4] | – | – | – | – |"
+    assert md[-1] == f"4. {note}; gamer-7b MT-Bench writing 1 of 2 judged."
     assert "**100.00" not in board["md"].stdout
 
     csv_lines = board["csv"].stdout.splitlines()
     assert csv_lines[1:3] == ["steady-7b,60.00,60.00,60.00,60.00,60.00,60.00",
                               "gamer-7b,100.00 (incomplete),100.00 (incomplete),,,,"]
     assert "# best: MT-Bench=steady-7b; MT-Bench writing=steady-7b;" in board["csv"].stdout
-    assert csv_lines[-1] == f"# [5] {note}; gamer-7b MT-Bench writing 1 of 2 judged."
+    assert csv_lines[-1] == f"# [4] {note}; gamer-7b MT-Bench writing 1 of 2 judged."
 
     data = json.loads(board["json"].stdout)
     cells = {r["model"]: r["cells"] for r in data["rows"]}
@@ -229,7 +229,7 @@ def test_a_judge_that_fails_most_items_gives_an_incomplete_score_everywhere(star
     gamer_cell = cells["gamer-7b"][key]
     assert (gamer_cell["value"], gamer_cell["incomplete"], gamer_cell["incomplete_value"], gamer_cell["best"]) == \
         (None, True, 100.0, False)
-    assert gamer_cell["notes"] == [5] and data["notes"][4].startswith(note)
+    assert gamer_cell["notes"] == [4] and data["notes"][3].startswith(note)
     assert cells["steady-7b"][key]["value"] == 60.0 and cells["steady-7b"][key]["best"] is True
 
     html = board["html"].stdout

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import JEVAL, Proxy, error_lines, jeval, start_jeval_serve, stop
+from conftest import JEVAL, Proxy, error_lines, jeval, run_files, start_jeval_serve, stop
 
 from jeval.results import safe_name
 
@@ -42,7 +42,7 @@ def answered(served, jmt_data, tmp_path_factory):
     proc = jeval("run", "--base-url", proxy.url, "--model-id", served.model_id, "--tasks", "jmt_bench",
                  "--data-dir", jmt_data, "--cache", out / "gen.sqlite", "--output", out, "--name", "tiny")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    [results] = list(out.glob("tiny-*/*/results.json"))
+    [results] = run_files(out)
     yield results.parent, proxy
     proxy.close()
 

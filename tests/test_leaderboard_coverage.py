@@ -111,17 +111,20 @@ def test_the_review_case_is_incomplete_in_the_judges_results():
 
 def test_markdown_marks_the_incomplete_score_and_never_bolds_or_ranks_it(tmp_path):
     md = board(write_board(tmp_path), "md").splitlines()
-    assert md[0] == ("| Model | Combined (Nejumi)[3] | MT-Bench[4] | MT-Bench writing[5] | MT-Bench roleplay[6] "
-                     "| MT-Bench reasoning | MT-Bench math | MT-Bench coding | MT-Bench extraction[7] "
-                     "| MT-Bench stem[8] | MT-Bench humanities |")
+    assert md[0] == ("| Model | Combined (Nejumi)[3] | MT-Bench[4] | MT-Bench writing[4] | MT-Bench roleplay[4] "
+                     "| MT-Bench reasoning | MT-Bench math | MT-Bench coding | MT-Bench extraction[4] "
+                     "| MT-Bench stem[4] | MT-Bench humanities |")
+    assert md[-3] == ("4. Compare with care: MT-Bench, MT-Bench writing, MT-Bench roleplay, MT-Bench extraction, "
+                      "MT-Bench stem stand on different data or numbers of items for different models (data "
+                      "fingerprint or item count differs for judged items (ace-7b, fourth-7b, steady-7b | gamer-7b)).")
     assert md[2] == "| ace-7b | **42.50** " + "| **80.00** " * 9 + "|"
     assert md[3] == "| steady-7b | 32.50 " + "| 60.00 " * 9 + "|"
     assert md[4] == "| fourth-7b | 22.50 " + "| 40.00 " * 9 + "|"
-    assert md[5] == ("| gamer-7b | 52.50 (incomplete)[10] " + "| 100.00 (incomplete)[9] " * 3 + "| – " * 3
-                     + "| 100.00 (incomplete)[9] " * 2 + "| – |")
-    assert md[-2] == (f"9. {NOTE}; gamer-7b MT-Bench writing 2 of 20 judged; gamer-7b MT-Bench roleplay 2 of 20 "
+    assert md[5] == ("| gamer-7b | 52.50 (incomplete)[6] " + "| 100.00 (incomplete)[5] " * 3 + "| – " * 3
+                     + "| 100.00 (incomplete)[5] " * 2 + "| – |")
+    assert md[-2] == (f"5. {NOTE}; gamer-7b MT-Bench writing 2 of 20 judged; gamer-7b MT-Bench roleplay 2 of 20 "
                       "judged; gamer-7b MT-Bench extraction 2 of 20 judged; gamer-7b MT-Bench stem 1 of 20 judged.")
-    assert md[-1] == "10. Combined (Nejumi) is built on an incomplete score and is marked incomplete too: gamer-7b."
+    assert md[-1] == "6. Combined (Nejumi) is built on an incomplete score and is marked incomplete too: gamer-7b."
 
 
 def test_csv_never_gives_the_incomplete_score_as_a_plain_number(tmp_path):
@@ -131,7 +134,7 @@ def test_csv_never_gives_the_incomplete_score_as_a_plain_number(tmp_path):
                      "100.00 (incomplete),100.00 (incomplete),")
     assert next(line for line in lines if line.startswith("# best:")).startswith(
         "# best: Combined (Nejumi)=ace-7b; MT-Bench=ace-7b; MT-Bench writing=ace-7b;")
-    assert f"# [9] {NOTE}" in "\n".join(lines)
+    assert f"# [5] {NOTE}" in "\n".join(lines)
 
 
 def test_json_gives_null_with_the_incomplete_value_beside_it(tmp_path):
@@ -140,8 +143,8 @@ def test_json_gives_null_with_the_incomplete_value_beside_it(tmp_path):
     cells = {r["model"]: r["cells"] for r in data["rows"]}
     gamer = cells["gamer-7b"][keys["MT-Bench"]]
     assert {k: gamer[k] for k in ("value", "incomplete", "incomplete_value", "best", "notes")} == {
-        "value": None, "incomplete": True, "incomplete_value": 100.0, "best": False, "notes": [9]}
-    assert data["notes"][8].startswith(NOTE)
+        "value": None, "incomplete": True, "incomplete_value": 100.0, "best": False, "notes": [5]}
+    assert data["notes"][4].startswith(NOTE)
     combined = cells["gamer-7b"][keys["Combined (Nejumi)"]]
     assert (combined["value"], combined["incomplete"], combined["incomplete_value"]) == (None, True, 52.5)
     assert cells["ace-7b"][keys["MT-Bench"]] | {"source": None} == {

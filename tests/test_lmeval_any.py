@@ -4,6 +4,7 @@ test over a fixture file (lm-eval's `json` loader, so no network), found through
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def include(tmp_path_factory) -> Path:
 
 def run(tmp: Path, include: Path, *args: str, cache: str = "cache.sqlite"):
     proc = jeval("run", "--lm-eval-include", include, "--cache", tmp / cache, "--output", tmp / "out", *args,
-                 env=OFFLINE)
+                 env=OFFLINE, cwd=tmp)
     if proc.returncode != 0:
         return proc, None, None
     path = Path(proc.stdout.strip().splitlines()[-1].removeprefix("results: "))
@@ -79,11 +80,17 @@ def local_run(include, tiny_checkpoint, tmp_path_factory):
     proc, results, samples = run(tmp, include, "--model", str(tiny_checkpoint), "--backend", "local",
                                  "--tasks", "lm-eval:tiny_group,lm-eval:tiny_mc")
     assert results is not None, proc.stderr[-3000:]
-    return tmp, results, samples
+    return tmp, results, samples, proc
+
+
+def test_a_run_outside_a_git_checkout_prints_no_complaint_from_git(local_run):
+    """lm-eval asks git for a commit hash in the working directory (here a temporary folder)."""
+    assert local_run[3].returncode == 0
+    assert "not a git repository" not in local_run[3].stderr
 
 
 def test_a_group_and_a_task_are_reported_in_the_results_schema(local_run):
-    _, results, samples = local_run
+    _, results, samples, _ = local_run
     group, mc = results["tasks"]["lm-eval:tiny_group"], results["tasks"]["lm-eval:tiny_mc"]
     assert group["protocol"] == "lm-eval-0.4.13/tiny_group" and mc["protocol"] == "lm-eval-0.4.13/tiny_mc"
     assert group["n_samples"] == 8 and mc["n_samples"] == 4
@@ -102,17 +109,18 @@ def test_a_group_and_a_task_are_reported_in_the_results_schema(local_run):
 
 
 def test_generated_answers_are_the_in_process_models_greedy_continuations(local_run, tiny_checkpoint):
+    from jeval.models.inprocess import LocalSettings
     from jeval.models.local import LocalModel
 
-    _, _, samples = local_run
-    model = LocalModel(tiny_checkpoint)
+    _, _, samples, _ = local_run
+    model = LocalModel(tiny_checkpoint, LocalSettings(batch_size=1))
     for row in (r for r in read_samples(samples, "lm-eval:tiny_group") if r["subtask"] == "tiny_gen"):
-        expected = model.generate(row["prompt"], 8, stop=["\n"]).text
+        expected = asyncio.run(model.complete(row["prompt"], max_tokens=8, stop=["\n"])).text
         assert row["resps"] == [[expected]]
 
 
 def test_a_second_run_is_answered_from_the_cache(local_run, include, tiny_checkpoint):
-    tmp, first, _ = local_run
+    tmp, first, _, _ = local_run
     proc, again, _ = run(tmp, include, "--model", str(tiny_checkpoint), "--backend", "local",
                          "--tasks", "lm-eval:tiny_mc")
     assert again is not None, proc.stderr[-3000:]

@@ -19,7 +19,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import run_files
 from golden_support import build_fixed_checkpoint
+
+from jeval.stderr import is_stderr_key
 
 ROOT = Path(__file__).resolve().parents[1]
 SKIPPED = (".git", ".venv", "__pycache__", "build", "dist", "results", "tests", "jeval-demo", ".hypothesis",
@@ -110,11 +113,12 @@ def test_it_prepares_runs_and_appears_in_the_leaderboard(installed, tmp_path):
     ran = jeval(env, "run", "--model", checkpoint, "--backend", "local", "--tasks", "toy_qa", "--output",
                 tmp_path / "results", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr[-3000:]
-    [results_file] = (tmp_path / "results").glob("*/*/results.json")
+    [results_file] = run_files(tmp_path / "results", "results.json")
     results = json.loads(results_file.read_text(encoding="utf-8"))
     task = results["tasks"]["toy_qa"]
     assert task["protocol"] == "toy-qa-1" and task["n_samples"] == 3 and task["shots"] == 1
-    assert set(task["metrics"]) == {"exact_match", "char_f1"} and task["prompt_source"]["data_origin"] == "upstream"
+    assert {k for k in task["metrics"] if not is_stderr_key(k)} == {"exact_match", "char_f1"}
+    assert task["prompt_source"]["data_origin"] == "upstream"
     rows = [json.loads(x) for x in (results_file.parent / "samples" / "toy_qa.jsonl").read_text().splitlines()]
     assert rows[0]["prompt"] == ("質問に答えてください。\n\n質問：北海道の中心都市は？\n答え：札幌"
                                  "\n\n質問：日本の首都は？\n答え：")

@@ -142,7 +142,8 @@ def test_prepared_data_edited_afterwards_is_refused_before_anything_runs(fake_vl
     assert error_lines(proc) == [
         f"jeval: error: jcommonsenseqa: the prepared files in {prepared / 'jcommonsenseqa'} changed after `jeval data "
         f"prepare` wrote them: {test_file} (data fingerprint {_recorded(prepared)[:12]} recorded, "
-        f"{_found(prepared)[:12]} found); prepare it again: `jeval data prepare jcommonsenseqa`"]
+        f"{_found(prepared)[:12]} found); run `jeval data prepare jcommonsenseqa` again (add --mirror DIR_OR_URL "
+        "when offline)"]
     assert handler.asked == [] and not (tmp_path / "out").exists()
 
 

@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import time
 
-from conftest import JEVAL, jeval
+from conftest import JEVAL, jeval, run_files
 
 
 def read_samples(run_dir):
@@ -17,7 +17,7 @@ def read_samples(run_dir):
 
 
 def run_dir_of(output):
-    [results] = list(output.glob("*/*/results.json"))
+    [results] = list(run_files(output, "results.json"))
     return results.parent
 
 

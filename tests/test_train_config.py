@@ -122,8 +122,34 @@ def test_the_shipped_examples_load_and_relative_paths_follow_the_file():
     assert [s.name for s in config.stages] == ["general", "quality"]
     assert config.sources[0].paths == (EXAMPLES / "data" / "ja_web.jsonl",)
     assert config.total_steps == 60 and config.optim.beta2 == 0.95
-    with pytest.raises(JevalError, match=r"model.init: .* is not a Hugging Face checkpoint folder"):
-        load_config(EXAMPLES / "sft.yaml")
+    assert load_config(EXAMPLES / "sft.yaml").model.init == str(EXAMPLES / "pretrain.yaml")
+    assert load_config(EXAMPLES / "dpo.yaml").model.init == str(EXAMPLES / "sft.yaml")
+
+
+def test_model_init_is_a_checkpoint_folder_or_a_config_and_a_chain_never_comes_back(tmp_path):
+    sft = yaml.safe_load((EXAMPLES / "sft.yaml").read_text())
+    sft["sources"]["chat"]["path"] = str(EXAMPLES / "data" / "chat.jsonl")
+    with pytest.raises(JevalError, match=r"^model.init: .*/nowhere is not a Hugging Face checkpoint folder "
+                                         r"\(no config.json\) or a training config \(.yaml\)$"):
+        from_dict({**sft, "model": {"init": str(tmp_path / "nowhere")}})
+    with pytest.raises(JevalError, match=r"^model.init: training config .*/missing.yaml does not exist$"):
+        from_dict({**sft, "model": {"init": str(tmp_path / "missing.yaml")}})
+
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump({**sft, "model": {"init": "b.yaml"}}))
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump({**sft, "model": {"init": "a.yaml"}}))
+    with pytest.raises(JevalError, match=r"^model.init: a.yaml -> b.yaml -> a.yaml comes back to a config already "
+                                         r"in the chain$"):
+        load_config(tmp_path / "a.yaml")
+
+    broken = absolute(base())
+    broken["optim"]["lr"] = "fast"
+    (tmp_path / "pre.yaml").write_text(yaml.safe_dump(broken))
+    (tmp_path / "sft.yaml").write_text(yaml.safe_dump({**sft, "model": {"init": "pre.yaml"}}))
+    proc = jeval("train", "--config", tmp_path / "sft.yaml", "--out", tmp_path / "out", timeout=120)
+    assert proc.returncode == 2
+    assert error_lines(proc) == ["jeval: error: model.init (pre.yaml): optim.lr: expected a number > 0, "
+                                 "got the string 'fast'"]
+    assert not (tmp_path / "out").exists()
 
 
 def test_max_steps_scales_the_curriculum_in_proportion():

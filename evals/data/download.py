@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ from urllib.parse import urlsplit
 
 from jeval.data.validate import problem
 from jeval.errors import JevalError
-from jeval.io import atomic_write_json
+from jeval.io import atomic_write_json, new_temp_file
 from jeval.task import Source, mirror_path
 
 log = logging.getLogger(__name__)
@@ -211,8 +210,7 @@ def _download(source: Source, url: str, raw_dir: Path, mirror: Mirror, expected:
     where = mirror.location_of(url)
     tried.append(where)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    tmp = Path(tmp_name)
+    fd, tmp = new_temp_file(target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
             _copy(where, out)

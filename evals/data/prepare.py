@@ -8,8 +8,8 @@ Layout under the data dir: `raw/HOST/PATH` holds downloaded files exactly as ups
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 from jeval import __version__
 from jeval.data.download import Checkout, Fetched, Mirror, Missing, fetch
 from jeval.errors import JevalError, Unavailable
-from jeval.io import atomic_write_json, read_json
+from jeval.io import atomic_write_json, new_temp_dir, read_json
 from jeval.task import ChoosesPromptText, ImportsPreprocessed, PrepareOptions, Source, Task
 
 MANIFEST = "manifest.json"
@@ -82,7 +82,7 @@ def prepare_task(task: Task, data_dir: Path, mirror: Mirror, options: PrepareOpt
     missing = tuple(m for m in got.values() if isinstance(m, Missing))
     files = {url: f.path for url, f in fetched.items()}
     data_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=data_dir, prefix=f".{task.spec.name}."))
+    staging = new_temp_dir(data_dir, prefix=f".{task.spec.name}.")
     try:
         if isinstance(task, ImportsPreprocessed) and preprocessed is not None:
             task.import_preprocessed(preprocessed, files, staging)
@@ -125,17 +125,49 @@ def _source_record(source: Source, fetched: Fetched) -> dict[str, Any]:
     return record
 
 
+def prepare_again(name: str) -> str:
+    """What to do about prepared data that is damaged or was changed."""
+    return f"run `jeval data prepare {name}` again (add --mirror DIR_OR_URL when offline)"
+
+
+def unreadable(path: Path) -> str | None:
+    """Why a prepared JSON or JSON Lines file does not parse, as `FILE:LINE: ...`; None when it does
+    (or is of another kind)."""
+    if path.suffix not in (".json", ".jsonl"):
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        return f"{path}: not UTF-8 text ({e.reason})"
+    except OSError as e:
+        return f"{path}: cannot be read ({e.strerror})"
+    chunks = [(1, text)] if path.suffix == ".json" else list(enumerate(text.splitlines(), 1))
+    for first, chunk in chunks:
+        if not chunk.strip():
+            continue
+        try:
+            json.loads(chunk)
+        except ValueError as e:
+            line = first - 1 + getattr(e, "lineno", 1)
+            return f"{path}:{line}: not valid JSON ({getattr(e, 'msg', str(e).split(':')[0])})"
+    return None
+
+
 def load_manifest(task: Task, data_dir: Path) -> dict[str, Any]:
-    """The manifest of a prepared task; a clear error if the task was never prepared."""
+    """The manifest of a prepared task; a clear error if the task was never prepared, or if the
+    manifest is damaged."""
     path = data_dir / task.spec.name / MANIFEST
     if not path.exists():
         raise Unavailable(
             f"task {task.spec.name!r} has no prepared data in {data_dir}; run `jeval data prepare {task.spec.name}`"
             " (add --mirror DIR_OR_URL when offline)"
         )
+    why = unreadable(path)
+    if why is not None:
+        raise JevalError(f"{why}: the prepared data of {task.spec.name} is damaged; {prepare_again(task.spec.name)}")
     manifest = read_json(path)
     if not isinstance(manifest, dict) or "data_fingerprint" not in manifest:
-        raise JevalError(f"{path} is not a jeval data manifest; run `jeval data prepare {task.spec.name}` again")
+        raise JevalError(f"{path} is not a jeval data manifest; {prepare_again(task.spec.name)}")
     return manifest
 
 

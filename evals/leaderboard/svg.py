@@ -1,9 +1,14 @@
 """Small inline SVG figures for the HTML page: a radar chart of category scores per model and
-arena ratings with their interval bars. Plain SVG text, no scripts, no external files."""
+arena ratings with their interval bars. Plain SVG text, no scripts, no external files.
+
+SVG text does not wrap or push its box wider, so a name drawn in SVG gets room estimated from its
+characters (`text_width`); the radar's legend is left to the page (HTML), where a long model name
+simply wraps."""
 
 from __future__ import annotations
 
 import math
+import unicodedata
 from html import escape
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f",
@@ -14,12 +19,19 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
+def text_width(text: str, font_px: float) -> float:
+    """A generous estimate of `text`'s drawn width: a full em for wide (CJK) characters, 0.62 em
+    for others (sans-serif Latin averages about 0.55)."""
+    return font_px * sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.62 for ch in text)
+
+
 def radar(title: str, axes: list[str], series: dict[str, list[float | None]], maximum: float,
           size: int = 360) -> str:
-    """One polygon per model over `axes` (values 0..maximum); a missing value is drawn at the centre
-    with a hollow marker, so a gap is visible rather than read as a score."""
+    """One polygon per model over `axes` (values 0..maximum), in `color(k)` for the k-th model (the
+    page draws the legend); a missing value is drawn at the centre with a hollow marker, so a gap is
+    visible rather than read as a score."""
     cx = cy = size / 2
-    radius = size / 2 - 60
+    radius = size / 2 - 75
     n = len(axes)
 
     def point(i: int, value: float) -> tuple[float, float]:
@@ -28,16 +40,18 @@ def radar(title: str, axes: list[str], series: dict[str, list[float | None]], ma
         return cx + r * math.cos(angle), cy + r * math.sin(angle)
 
     parts = [f'<svg class="radar" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" '
-             f'width="{size + 160}" height="{size}" viewBox="0 0 {size + 160} {size}">',
+             f'width="{size}" height="{size}" viewBox="0 0 {size} {size}">',
              f"<title>{escape(title)}</title>"]
     for level in (0.25, 0.5, 0.75, 1.0):
         ring = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, level * maximum) for i in range(n)))
         parts.append(f'<polygon points="{ring}" fill="none" stroke="#ccc"/>')
     for i, axis in enumerate(axes):
         x, y = point(i, maximum)
-        lx, ly = point(i, maximum * 1.18)
+        lx, ly = point(i, maximum * 1.1)
+        side = (lx - cx) / radius
+        anchor = "start" if side > 0.3 else "end" if side < -0.3 else "middle"
         parts.append(f'<line x1="{cx}" y1="{cy}" x2="{x:.1f}" y2="{y:.1f}" stroke="#ccc"/>')
-        parts.append(f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="11" text-anchor="middle" '
+        parts.append(f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="11" text-anchor="{anchor}" '
                      f'dominant-baseline="middle">{escape(axis)}</text>')
     for k, (model, values) in enumerate(series.items()):
         pts = [point(i, v if v is not None else 0.0) for i, v in enumerate(values)]
@@ -47,15 +61,16 @@ def radar(title: str, axes: list[str], series: dict[str, list[float | None]], ma
         for (x, y), v in zip(pts, values):
             fill = color(k) if v is not None else "white"
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{fill}" stroke="{color(k)}"/>')
-        parts.append(f'<rect x="{size + 10}" y="{20 + 18 * k}" width="12" height="12" fill="{color(k)}"/>'
-                     f'<text x="{size + 28}" y="{30 + 18 * k}" font-size="12">{escape(model)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def interval_bars(rows: list[tuple[str, float, float, float, int]], width: int = 640) -> str:
-    """(model, rating, lower, upper, votes) per row, best first: a dot at the rating, a bar across the interval."""
-    left, right, step = 170, 130, 26
+def interval_bars(rows: list[tuple[str, float, float, float, int]], plot_width: int = 340) -> str:
+    """(model, rating, lower, upper, votes) per row, best first: a dot at the rating, a bar across the
+    interval; the names get the room their longest one needs."""
+    left = max(170, round(16 + max(text_width(r[0], 12) for r in rows)))
+    right, step = 130, 26
+    width = left + plot_width + right
     height = 40 + step * len(rows)
     low = min(r[2] for r in rows)
     high = max(r[3] for r in rows)

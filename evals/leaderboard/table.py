@@ -28,6 +28,9 @@ WEIGHTED = "Combined (weighted)"
 FORMULA = "formula"
 SCORE_KINDS = ("score", "score_low")
 RANKED_KINDS = (*SCORE_KINDS, "rating", "bits")
+PROTOCOL_BANDS = ("jaster", "jaster_lenient", "mtbench")
+"""Groups whose columns stand together by protocol (variant, judge) and few-shot count, each such
+band led by its own summary column (AVG, overall)."""
 GROUP_NAMES = {"jaster": "Jaster", "jaster_lenient": "Answer-format diagnostics", "jglue": "JGLUE",
                "mgsm": "MGSM", "xlsum": "XL-Sum", "ja_leaderboard": "ja_leaderboard", "mtbench": "MT-Bench",
                "arena": "Arena", "ppl": "Perplexity"}
@@ -213,7 +216,7 @@ def _column_order(c: Column) -> tuple[Any, ...]:
     """Groups in KNOWN_GROUPS order, then others by name; Jaster and MT-Bench columns of one protocol
     (variant, judge) and few-shot count together; elsewhere tasks before their suite mean, whatever
     protocol the mean is recorded under."""
-    by_protocol = c.group in ("jaster", "jaster_lenient", "mtbench")
+    by_protocol = c.group in PROTOCOL_BANDS
     return (_group_rank(c.group), c.protocol if by_protocol else "", c.shots or "" if by_protocol else "", c.order,
             c.label, c.protocol, c.shots or "")
 
@@ -321,17 +324,55 @@ def _scale_note(scale: int, elyza: bool) -> str:
             "never counted as 0.")
 
 
-def _data_differences(key: str, models: list[str], chosen: dict[tuple[str, str], Cell]) -> str:
-    """Which tasks behind a column were run on different data by different models, e.g.
-    "jl_jnli (alpha | beta)"; empty when every shared task agrees."""
+def _data_differences(key: str, models: list[str], chosen: dict[tuple[str, str], Cell]) -> list[tuple[str, str]]:
+    """The tasks behind a column that different models ran on different data, each with the models
+    grouped by the data they had: [("jl_jnli", "alpha | beta")]; empty when every shared task agrees."""
     by_task: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for m in models:
         cell = chosen.get((m, key))
         for part in (cell.data.split(";") if cell and cell.data else ()):
             task, _, signature = part.partition(":")
             by_task[task][signature].append(m)
-    return "; ".join(f"{task} ({' | '.join(', '.join(ms) for ms in sorted(sigs.values()))})"
-                     for task, sigs in sorted(by_task.items()) if len(sigs) > 1)
+    return [(task, " | ".join(", ".join(ms) for ms in sorted(sigs.values())))
+            for task, sigs in sorted(by_task.items()) if len(sigs) > 1]
+
+
+def _column_list(columns: list[Column], labels: dict[str, str]) -> str:
+    """Column labels for a sentence, a run of one group under one protocol written once:
+    "Jaster AVG, NLI, QA [llm-jp-eval-1.4.1], JNLI"."""
+    runs: list[tuple[Column, str, list[str]]] = []
+    for c in columns:
+        suffix = labels[c.key][len(c.label):]
+        if runs and runs[-1][0].group == c.group and runs[-1][1] == suffix:
+            prefix = group_name(c.group) + " "
+            runs[-1][2].append(c.label.removeprefix(prefix) if runs[-1][0].label.startswith(prefix) else c.label)
+        else:
+            runs.append((c, suffix, [c.label]))
+    return ", ".join(", ".join(names) + suffix for _, suffix, names in runs)
+
+
+def _data_note(columns: list[Column], labels: dict[str, str], differences: list[tuple[str, str]]) -> str:
+    """One note for every column whose tasks were run on different data: the columns, then the
+    tasks, those that split the models the same way together ("jamp, jnli (alpha | beta)")."""
+    tasks_by_split: dict[str, list[str]] = defaultdict(list)
+    for task, split in dict.fromkeys(differences):
+        tasks_by_split[split].append(task)
+    details = "; ".join(f"{', '.join(tasks)} ({split})" for split, tasks in tasks_by_split.items())
+    return (f"Compare with care: {_column_list(columns, labels)} "
+            f"{'stands' if len(columns) == 1 else 'stand'} on different data or numbers of items for different "
+            f"models (data fingerprint or item count differs for {details}).")
+
+
+def _protocol_note(variants_by_group: dict[str, tuple[str, list[str]]]) -> str:
+    """One note for every group whose results under several protocols (or few-shot counts) are kept
+    apart: group -> (what differs, the variants)."""
+    if len(variants_by_group) == 1:
+        [(group, (what, variants))] = variants_by_group.items()
+        return (f"{group_name(group)} results under different {what} are kept in separate columns and never "
+                f"averaged together: {', '.join(variants)}.")
+    return ("Results under different protocols or few-shot counts are kept in separate columns and never averaged "
+            "together: " + "; ".join(f"{group_name(g)}: {', '.join(v)}" for g, (_, v) in variants_by_group.items())
+            + ".")
 
 
 def _filter_models(cells: list[Cell], models: tuple[str, ...]) -> list[Cell]:
@@ -393,22 +434,23 @@ def build(found: Collection, arena: ArenaRatings | None = None, options: TableOp
     for c in shown:
         if labels[c.key] != c.label and c not in split[c.group]:
             split[c.group].append(c)
+    variants_by_group: dict[str, tuple[str, list[str]]] = {}
     for group, members in split.items():
         several_shots = len({c.shots for c in members}) > 1
         variants = list(dict.fromkeys(c.protocol + (f" ({_shots_shown(c.shots)})" if several_shots else "")
                                       for c in members))
-        what = "protocols or few-shot counts" if several_shots else "protocols"
-        mark = notes.add(f"{group_name(group)} results under different {what} are kept in separate columns and "
-                         f"never averaged together: {', '.join(variants)}.")
+        variants_by_group[group] = ("protocols or few-shot counts" if several_shots else "protocols", variants)
+    if variants_by_group:
+        mark = notes.add(_protocol_note(variants_by_group))
         for c in shown:
-            if c.group == group and labels[c.key] != c.label:
+            if c.group in variants_by_group and labels[c.key] != c.label:
                 header_marks[c.key].append(mark)
-    for c in shown:
-        differing = _data_differences(c.key, models, chosen)
-        if differing:
-            header_marks[c.key].append(notes.add(
-                f"{labels[c.key]}: scored on different data or numbers of items (data fingerprint or item count "
-                f"differs for {differing}); compare with care."))
+    differing = {c.key: _data_differences(c.key, models, chosen) for c in shown}
+    affected = [c for c in shown if differing[c.key]]
+    if affected:
+        mark = notes.add(_data_note(affected, labels, [d for c in affected for d in differing[c.key]]))
+        for c in affected:
+            header_marks[c.key].append(mark)
     cell_marks: dict[tuple[str, str], list[int]] = defaultdict(list)
     grouped: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for c in shown:
@@ -417,7 +459,12 @@ def build(found: Collection, arena: ArenaRatings | None = None, options: TableOp
             for text, detail in (cell.notes if cell else ()):
                 grouped[text].append((m, c.key, detail))
     for text, entries in grouped.items():
-        mark = notes.add(f"{text}: " + "; ".join(f"{m} {d}" for m, _, d in entries) + ".")
+        models_by_detail: dict[str, list[str]] = defaultdict(list)
+        for m, _, detail in entries:
+            if m not in models_by_detail[detail]:
+                models_by_detail[detail].append(m)
+        mark = notes.add(f"{text}: " + "; ".join(f"{ms[0]} {detail}" if len(ms) == 1 else f"{', '.join(ms)}: {detail}"
+                                                 for detail, ms in models_by_detail.items()) + ".")
         for m, key, _ in entries:
             cell_marks[(m, key)].append(mark)
     for d, ms in built_on_incomplete:

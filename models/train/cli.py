@@ -18,7 +18,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     which.add_argument("--preset", help="a named config (tiny); default tiny when no --config is given")
     which.add_argument("--config", type=Path, help="a training config YAML (see models/train/examples/)")
     p.add_argument("--out", type=Path, required=True, help="output folder: the final checkpoint, checkpoints/, logs")
-    p.add_argument("--max-steps", type=int, help="pre-training: scale the stages to this many steps; SFT/DPO: steps")
+    p.add_argument("--max-steps", type=int,
+                   help="pre-training: scale the stages to this many steps; SFT/DPO: steps; also for the run a "
+                        "model.init config chains (a quick trial of the whole chain)")
     p.add_argument("--seed", type=int, help="override the config's seed")
     p.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
                    help="continue from OUT/checkpoints' newest checkpoint (or the one given): weights, optimizer, "
@@ -58,7 +60,8 @@ def run_train(args: argparse.Namespace) -> int:
     from jeval.models.train.driver import train
 
     logging.getLogger("jeval.models.train").setLevel(logging.INFO)
-    summary = train(config, args.out, resume=args.resume, stop_at_step=args.stop_at_step, name=name)
+    summary = train(config, args.out, resume=args.resume, stop_at_step=args.stop_at_step, name=name,
+                    init_max_steps=args.max_steps)
     where = (f"stopped at step {summary['steps']}; checkpoints in {args.out / 'checkpoints'} (continue with --resume)"
              if summary["stopped_early"] else f"checkpoint: {args.out}")
     loss = summary["final_loss"] if summary["final_loss"] is not None else summary["train_loss"]

@@ -41,6 +41,12 @@ _Section = TypeVar("_Section", bound="DataclassInstance")
 
 RATIO_TOLERANCE = 1e-6
 SOURCE_FORMATS = ("text", "jsonl", "chat", "jaster", "preference", "builtin")
+CONFIG_SUFFIXES = (".yaml", ".yml")
+
+
+def is_config_path(init: str) -> bool:
+    """Whether `model.init` names a training config to train first (rather than a checkpoint)."""
+    return init.lower().endswith(CONFIG_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,10 @@ class StageConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     init: str = "scratch"
-    """`scratch` for a new Llama, or a Hugging Face checkpoint folder to continue from."""
+    """`scratch` for a new Llama, a Hugging Face checkpoint folder to continue from, or a training
+    config (a `.yaml` file) whose model to continue from: that run is trained first, into
+    `OUT/init/` (and reused there when it is already finished), so that an example chain such as
+    pretrain -> SFT -> DPO runs from one command."""
     hidden_size: Annotated[int, AT_LEAST_ONE] = 128
     intermediate_size: Annotated[int, AT_LEAST_ONE] = 384
     num_layers: Annotated[int, AT_LEAST_ONE] = 4
@@ -329,8 +338,12 @@ def validate(config: TrainConfig) -> None:
         raise JevalError(f"tokenizer.source: {config.tokenizer.source} is not a folder (or use `train`)")
     if config.mode != "pretrain" and config.spike_guard.action != "off":
         raise JevalError("spike_guard applies to pre-training only; set spike_guard.action: off for sft/dpo")
-    if config.model.init != "scratch" and not (Path(config.model.init) / "config.json").is_file():
-        raise JevalError(f"model.init: {config.model.init} is not a Hugging Face checkpoint folder (no config.json)")
+    if is_config_path(config.model.init):
+        if not Path(config.model.init).is_file():
+            raise JevalError(f"model.init: training config {config.model.init} does not exist")
+    elif config.model.init != "scratch" and not (Path(config.model.init) / "config.json").is_file():
+        raise JevalError(f"model.init: {config.model.init} is not a Hugging Face checkpoint folder (no config.json) "
+                         "or a training config (.yaml)")
     if config.model.hidden_size % config.model.num_heads:
         raise JevalError("model.hidden_size must be a multiple of model.num_heads")
     if config.eval.tasks and config.eval.every < 1:
@@ -343,14 +356,34 @@ def validate(config: TrainConfig) -> None:
         raise JevalError("spike_guard.action rollback needs save_every (it rolls back to the last checkpoint)")
 
 
-def load_config(path: Path) -> TrainConfig:
+def load_config(path: Path, chain: tuple[Path, ...] = ()) -> TrainConfig:
+    """A config file, checked with the configs its `model.init` chains (`chain`: the files that
+    led here)."""
     if not path.is_file():
         raise JevalError(f"training config {path} does not exist")
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=Yaml12Floats)
     except yaml.YAMLError as e:
         raise JevalError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    return from_dict(raw, base=path.parent)
+    config = from_dict(raw, base=path.parent)
+    if is_config_path(config.model.init):
+        init_config(config, (*chain, path))
+    return config
+
+
+def init_config(config: TrainConfig, chain: tuple[Path, ...] = ()) -> TrainConfig:
+    """The config that `model.init` names, loaded and checked; an error in it names the file, and a
+    chain that comes back to a config already in it is refused."""
+    path = Path(config.model.init)
+    if path.resolve() in {p.resolve() for p in chain}:
+        trail = " -> ".join(p.name for p in (*chain, path))
+        raise JevalError(f"model.init: {trail} comes back to a config already in the chain")
+    try:
+        return load_config(path, chain)
+    except JevalError as e:
+        if str(e).startswith("model.init: "):
+            raise
+        raise JevalError(f"model.init ({path.name}): {e}") from None
 
 
 def with_overrides(config: TrainConfig, **changes: Any) -> TrainConfig:

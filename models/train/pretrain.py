@@ -30,8 +30,9 @@ from jeval.errors import JevalError
 from jeval.models.train import sources as corpora
 from jeval.models.train.checkpoints import AtomicCheckpoints, newest_complete
 from jeval.models.train.config import TrainConfig
+from jeval.models.train.curves import plot_curves
 from jeval.models.train.evalhook import EvalHook
-from jeval.models.train.logs import JsonlLogger, plot_curves
+from jeval.models.train.logs import JsonlLogger
 from jeval.models.train.mixture import MixedSequences, Stage, pack
 from jeval.models.train.runtime import (
     StopAtStep,
@@ -233,7 +234,7 @@ def pretrain(config: TrainConfig, out: Path, resume: str | None = None, stop_at_
     if hook:
         hook.finish()
     remove_empty_checkpoints_folder(out)
-    plot = plot_curves(out)
+    plot = plot_curves(out, config, name)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     summary = {
         "preset": name,

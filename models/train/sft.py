@@ -27,8 +27,9 @@ from jeval.errors import JevalError
 from jeval.models.train import sources as corpora
 from jeval.models.train.checkpoints import AtomicCheckpoints
 from jeval.models.train.config import TrainConfig
+from jeval.models.train.curves import plot_curves
 from jeval.models.train.evalhook import EvalHook
-from jeval.models.train.logs import JsonlLogger, plot_curves
+from jeval.models.train.logs import JsonlLogger
 from jeval.models.train.lora import peft_config
 from jeval.models.train.pretrain import _jsonable, build_model, build_tokenizer
 from jeval.models.train.runtime import (
@@ -111,7 +112,7 @@ def finetune(config: TrainConfig, out: Path, resume: str | None = None, stop_at_
     if hook:
         hook.finish()
     remove_empty_checkpoints_folder(out)
-    plot = plot_curves(out)
+    plot = plot_curves(out, config, name)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     summary = {
         "preset": name,

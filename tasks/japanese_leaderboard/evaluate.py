@@ -7,7 +7,9 @@ import asyncio
 import json
 import logging
 import math
+import subprocess
 from typing import Any
+from unittest import mock
 
 from jeval.errors import JevalError
 from jeval.task import Harness, HarnessContext, PlannedTask, TaskOutcome
@@ -61,16 +63,29 @@ def asked_shots(planned: list[PlannedTask]) -> int | None:
     return planned[0].shots_asked if planned else None
 
 
+def quiet_git_hash() -> str | None:
+    """What lm-eval records as `git_hash` (`git describe --always` in the working directory),
+    asked with git's complaints kept off the terminal: lm-eval lets git print "fatal: not a git
+    repository" whenever jeval runs outside a checkout. jeval records its own version and commit."""
+    try:
+        found = subprocess.run(["git", "describe", "--always"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found.stdout.strip() or None if found.returncode == 0 else None
+
+
 async def run_lm_eval(lm: Any, tasks: list[Any], manager: Any, limit: int | None, shots: int | None
                       ) -> dict[str, Any]:
     """`lm_eval.simple_evaluate` on jeval's model interface, off the event loop (the interface
-    sends its requests back onto the loop)."""
+    sends its requests back onto the loop), with lm-eval's git probe made quiet."""
     import lm_eval
+    import lm_eval.evaluator
 
-    out = await asyncio.to_thread(
-        lm_eval.simple_evaluate, model=lm, tasks=tasks, task_manager=manager, limit=limit,
-        num_fewshot=shots, log_samples=True, bootstrap_iters=100000,
-    )
+    with mock.patch.object(lm_eval.evaluator, "get_git_commit_hash", quiet_git_hash):
+        out = await asyncio.to_thread(
+            lm_eval.simple_evaluate, model=lm, tasks=tasks, task_manager=manager, limit=limit,
+            num_fewshot=shots, log_samples=True, bootstrap_iters=100000,
+        )
     if out is None:
         raise JevalError("lm-eval returned no results")
     return dict(out)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jeval.provenance import suffixes_of
+from jeval.stderr import stderr_key, unweighted_mean_stderr
 from jeval.task import ColumnValue, Suite, finite
 from jeval.tasks.japanese_leaderboard.version import lm_eval_version
 
@@ -16,16 +17,20 @@ PARTIAL_MEAN = "mean over the suite's tasks that ran only"
 def suite(name: str, label: str, members: tuple[str, ...]) -> Suite:
     def summarize(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
         scores = {}
+        errors: list[float | None] = []
         for task in members:
             if task in tasks:
-                value = next(iter(tasks[task]["metrics"].values()), None)
+                metrics = tasks[task]["metrics"]
+                key, value = next(iter(metrics.items()), ("", None))
                 if isinstance(value, int | float):
                     scores[task] = float(value)
+                    errors.append(finite(metrics.get(stderr_key(key))))
         if not scores:
             return None
         suffixes = suffixes_of(str(tasks[t].get("protocol", "")) for t in scores)
         return {"protocol": f"jeval-mean/lm-eval-{lm_eval_version()}/{name}{suffixes}",
                 "categories": scores, "AVG": sum(scores.values()) / len(scores),
+                "AVG_stderr": unweighted_mean_stderr(errors),
                 "tasks_missing": [t for t in members if t not in scores],
                 "definition": "unweighted mean of each task's first metric over the tasks that ran"}
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from jeval.errors import JevalError
 from jeval.provenance import base_protocol, suffixes_of
+from jeval.stderr import stderr_key, unweighted_mean_stderr
 from jeval.task import ColumnValue, Suite, finite
 from jeval.tasks.jaster.protocol import PROTOCOLS, JasterTask
 
@@ -123,9 +124,11 @@ def summarize(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
     if len(bases) > 1:
         raise JevalError(f"Jaster results under several protocols cannot be averaged together: {', '.join(bases)}")
     categories: dict[str, float | None] = {}
+    categories_stderr: dict[str, float | None] = {}
     missing: dict[str, str] = {}
     for category in (*AVERAGED, *REPORTED_ONLY):
         values = []
+        errors = []
         for m in (m for m in MEMBERS if m.category == category):
             task = ran.get(m.name)
             if task is None:
@@ -134,15 +137,21 @@ def summarize(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
             value = finite(task["metrics"].get(m.metric))
             if value is not None:
                 values.append(value / SCALE.get(m.metric, 1.0))
+                error = finite(task["metrics"].get(stderr_key(m.metric)))
+                errors.append(None if error is None else error / SCALE.get(m.metric, 1.0))
             else:
                 reason = task["metrics"].get("unavailable", {}).get(m.metric, "no score")
                 missing[m.name] = f"{m.metric} unavailable: {reason}"
         categories[category] = mean(values) if values else None
+        categories_stderr[category] = unweighted_mean_stderr(errors) if values else None
     averaged = [value if (value := categories[c]) is not None else 0.0 for c in AVERAGED]
+    averaged_stderr = [categories_stderr[c] if categories[c] is not None else 0.0 for c in AVERAGED]
     return {
         "protocol": bases[0] + suffixes_of(protocols),
         "AVG": mean(averaged),
+        "AVG_stderr": unweighted_mean_stderr(averaged_stderr),
         "categories": categories,
+        "categories_stderr": categories_stderr,
         "averaged_categories": list(AVERAGED),
         "missing_categories_count_as_zero": [c for c in AVERAGED if categories[c] is None],
         "reported_not_averaged": list(REPORTED_ONLY),
