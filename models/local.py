@@ -73,6 +73,17 @@ class _Pending:
     done: asyncio.Future[Completion] = field(repr=False)
 
 
+def _fail(pending: Sequence[_Pending], error: BaseException) -> None:
+    """Tell the callers still waiting: the error, or cancellation where the run itself is ending."""
+    for p in pending:
+        if p.done.done():
+            continue
+        if isinstance(error, Exception):
+            p.done.set_exception(error)
+        else:
+            p.done.cancel()
+
+
 class _StopStrings(StoppingCriteria):
     """Stops each row once the text it generated (not its prompt) holds one of its own stop
     strings, which is where jeval cuts the answer anyway."""
@@ -150,11 +161,12 @@ class LocalModel:
                     chosen = [group[i] for i in batch]
                     try:
                         found = await self._on_worker(self._generate_fitted, chosen)
-                    except BaseException as e:  # every waiting caller must hear of it
-                        for p in chosen:
-                            if not p.done.done():
-                                p.done.set_exception(e)
+                    except Exception as e:  # the batch's callers hear of it; the next batches still run
+                        _fail(chosen, e)
                         continue
+                    except BaseException as e:  # cancelled or interrupted: nobody is left waiting
+                        _fail([*taken, *self._queue], e)
+                        raise
                     for p, completion in zip(chosen, found, strict=True):
                         if not p.done.done():
                             p.done.set_result(completion)

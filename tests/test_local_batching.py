@@ -242,3 +242,27 @@ def test_perplexity_windows_are_scored_from_hidden_states_with_the_full_passes_n
     assert score_windows(model, windows, 4) == pytest.approx(expected, rel=1e-6)
     halved = score_windows(Scaled(model), windows, 4)
     assert halved != pytest.approx(expected, rel=1e-3)
+
+
+def test_a_batch_that_fails_fails_its_own_callers_and_the_next_batch_still_runs(tiny_checkpoint, monkeypatch):
+    model = LocalModel(tiny_checkpoint, LocalSettings(batch_size=1))
+    real, calls = model._generate_batch, []
+
+    def first_fails(batch):
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise RuntimeError("the device went away")
+        return real(batch)
+
+    monkeypatch.setattr(model, "_generate_batch", first_fails)
+
+    async def both():
+        return await asyncio.gather(model.complete(PROMPTS[1], max_tokens=4), model.complete(PROMPTS[2], max_tokens=4),
+                                    return_exceptions=True)
+
+    results = asyncio.run(both())
+    [failed] = [r for r in results if isinstance(r, Exception)]
+    [answered] = [r for r in results if not isinstance(r, Exception)]
+    assert isinstance(failed, RuntimeError) and "went away" in str(failed)
+    assert answered.completion_tokens >= 1 and calls == [1, 1]
+    asyncio.run(model.aclose())
