@@ -12,8 +12,9 @@ overlap.
   its first stop string or EOS. Greedy at temperature 0.
 
 Batch sizes follow `--batch-size` (jeval.models.batching); a batch that runs out of memory is
-split. Batching moves floating-point rounding (a wider matrix multiplies in another order), not
-tokens: scores agree with one-at-a-time passes to about 1e-6 (tests/test_local_batching.py).
+split. Batching moves floating-point rounding (a wider matrix multiplies in another order):
+log-likelihoods agree with one-at-a-time passes to about 1e-6, and a greedy token can differ only
+where two candidates tie to that precision (tests/test_local_batching.py).
 """
 
 from __future__ import annotations
