@@ -264,7 +264,7 @@ def cmd_tasks_path(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from jeval.models.server import ModelServer, ServeConfig
+    from jeval.models.server import ModelServer, ServeConfig, failure_line
 
     config = ServeConfig(args.checkpoint, engine=args.engine, host=args.host, port=args.port,
                          log_dir=args.log_dir, extra_args=tuple(args.server_arg))
@@ -281,7 +281,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         while server.running:
             time.sleep(0.5)
         server.stop()
-        raise JevalError(f"{server.engine} serve stopped by itself (code {server.returncode}); see {server.log_path}")
+        raise JevalError(f"{server.engine} serve stopped by itself (code {server.returncode}): "
+                         f"{failure_line(server.log_lines())} (whole log: {server.log_path})")
     except KeyboardInterrupt:
         print("stopping the server", file=sys.stderr, flush=True)
         return 0

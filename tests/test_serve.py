@@ -82,3 +82,20 @@ def test_sigkill_of_jeval_run_ends_the_server_it_started(tiny_checkpoint, prepar
     assert_tree_ends_with(run, port)
     [log] = (tmp_path / "results" / "logs").glob("serve-*.log")
     assert "is gone; ending the process tree" in log.read_text()
+
+
+def test_a_server_that_dies_under_jeval_serve_is_one_line_quoting_its_log(tiny_checkpoint, tmp_path):
+    import os
+    import signal
+
+    server = start_jeval_serve(tiny_checkpoint, tmp_path / "logs")
+    tree = descendants(server.process.pid)
+    served = [pid for pid, _ in tree if "transformers serve" in command_line(pid)
+              or command_line(pid).split(" ")[1:2] == ["serve"]]
+    assert served, describe(tree)
+    for pid in served:
+        os.kill(pid, signal.SIGKILL)
+    assert server.process.wait(timeout=60) == 2
+    lines = [line for line in server.process.stderr.read().splitlines() if line.strip()]
+    assert lines[-1].startswith("jeval: error: transformers serve stopped by itself (code "), lines[-1]
+    assert lines[-1].endswith(f"(whole log: {server.log})")
