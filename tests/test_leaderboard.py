@@ -72,7 +72,7 @@ def test_markdown_keeps_protocols_apart_and_shows_missing_cells(fixture, capsys)
         f"1. {SCALE_NOTE}\n"
         "2. Protocols: Jaster: llm-jp-eval-1.4.1, llm-jp-eval-1.4.1/chat; MGSM: lm-eval-0.4.13/japanese_leaderboard; "
         "XL-Sum: lm-eval-0.4.13/japanese_leaderboard; MT-Bench: judge gpt-4o / jeval-ja-v1; "
-        "Arena: Bradley-Terry, 150 battles, 100 bootstrap rounds.\n"
+        "Arena: Bradley-Terry, 150 battles, 100 bootstrap rounds, prior 1e-06.\n"
         "3. Jaster results under different protocols are kept in separate columns and never averaged together: "
         "llm-jp-eval-1.4.1, llm-jp-eval-1.4.1/chat.\n"
         f"4. {ZERO_RULE}: alpha lacks RC, EL, FA, MR, MT, HE, CG, SUM; beta, gamma: lacks QA, RC, EL, FA, MR, MT, "

@@ -61,7 +61,10 @@ def _from_ratings_json(path: Path) -> ArenaRatings:
     if confidence != 0.95:
         raise JevalError(f"--arena {path}: intervals at {confidence:.0%}; the leaderboard shows 95% intervals")
     method = "Bradley-Terry with style control" if data.get("method") == "bradley-terry+style" else "Bradley-Terry"
-    description = f"{method}, {data.get('battles', '?')} battles, {options.get('bootstrap', '?')} bootstrap rounds"
+    prior = options.get("prior")
+    shown = f"prior {prior:g}" if isinstance(prior, int | float) else "prior not recorded"
+    rounds = options.get("bootstrap", "?")
+    description = f"{method}, {data.get('battles', '?')} battles, {rounds} bootstrap rounds, {shown}"
     return ArenaRatings(rows, description, str(path))
 
 
@@ -76,7 +79,8 @@ def _from_battles(sources: list[str], bootstrap: int, seed: int) -> ArenaRatings
         raise JevalError(f"--arena: none of the {len(battles)} battles counts (flagged or non-anonymous)")
     report = compute(chosen, RatingOptions(bootstrap=bootstrap, seed=seed))
     rows = [ArenaRow(r.model, r.rating, r.lower, r.upper, r.battles) for r in report.rows]
-    description = f"Bradley-Terry, {report.battles} battles, {bootstrap} bootstrap rounds (seed {seed})"
+    description = (f"Bradley-Terry, {report.battles} battles, {bootstrap} bootstrap rounds (seed {seed}), "
+                   f"prior {report.options.prior:g}")
     return ArenaRatings(rows, description, ", ".join(sources))
 
 
