@@ -6,13 +6,17 @@ torch (its intra-op threads set from `--threads`), so the event loop stays free 
 overlap.
 
 - Log-likelihoods and perplexity windows are scored in batches, longest first, right-padded: a
-  causal model's logits at real positions do not depend on padding that comes after them.
+  causal model's logits at real positions do not depend on padding that comes after them. Pairs
+  with one context (a question's choices) share a row that feeds the context once
+  (jeval.models.packing).
 - Generation requests that arrive together (the executor keeps many in flight) are answered
   together: grouped by their settings, longest prompt first, left-padded, each row stopping at
-  its first stop string or EOS. Greedy at temperature 0.
+  its first stop string or EOS. Greedy at temperature 0. A request's top_p, top_k, min_p and
+  repetition_penalty go to `generate()` (the first three only when sampling, where they act);
+  generate() has no presence or frequency penalty, so a request with one is refused.
 
 Batch sizes follow `--batch-size` (jeval.models.batching); a batch that runs out of memory is
-split. Batching moves floating-point rounding (a wider matrix multiplies in another order):
+split. Batching and shared rows move floating-point rounding (a wider matrix multiplies in another order):
 log-likelihoods agree with one-at-a-time passes to about 1e-6, and a greedy token can differ only
 where two candidates tie to that precision (tests/test_local_batching.py).
 """
@@ -21,7 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import AsyncIterator, Callable, Sequence
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,18 +42,25 @@ from jeval.models.batching import (
     budget_for,
     by_length,
     default_threads,
+    is_out_of_memory,
     run_fitted,
 )
 from jeval.models.client import Completion, Usage, cut_at_stop
 from jeval.models.inprocess import LocalSettings
 from jeval.models.model import LogLikelihood, Window, split_pair
+from jeval.models.packing import Group, agrees, group_pairs, pack, packable, read_scores
 from jeval.models.server import check_checkpoint
+from jeval.task import TRUNCATION
 
 DTYPES = {"auto": "auto", "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 DEFAULT_BATCH_SIZE = 8
 """Windows per batch where a caller of `score_windows` gives no budget."""
+log = logging.getLogger(__name__)
+
 STREAM_CHUNK = 256
 """Log-likelihood pairs per hand-over to the caller, which commits each chunk's answers."""
+NO_GENERATE_SETTING = ("presence_penalty", "frequency_penalty")
+"""Sampling settings (jeval.task.SAMPLING) that transformers' generate() does not have."""
 
 
 def resolved_device(device: str | None) -> str:
@@ -71,7 +83,15 @@ class _Pending:
     max_tokens: int
     temperature: float
     stop: list[str] | None
+    sampling: tuple[tuple[str, float], ...]
+    """The request's sampling settings (jeval.task.SAMPLING), sorted by name."""
     done: asyncio.Future[Completion] = field(repr=False)
+
+    def batch_key(self) -> tuple[Any, ...]:
+        """What the requests of one batch share: their settings and, with a repetition penalty,
+        their prompt length (generate() would count a shorter prompt's left padding as tokens seen)."""
+        alone = len(self.ids) if any(name == "repetition_penalty" for name, _ in self.sampling) else 0
+        return self.max_tokens, self.temperature, self.sampling, alone
 
 
 def _fail(pending: Sequence[_Pending], error: BaseException) -> None:
@@ -117,6 +137,8 @@ class LocalModel:
         self.usage = Usage()
         self.model_id = str(path)
         self.batches_run = 0
+        self.sharing: bool | None = None
+        """Whether pairs that share a context are scored in one row (None: not decided yet)."""
         self._queue: list[_Pending] = []
         self._draining: asyncio.Task[None] | None = None
 
@@ -129,20 +151,26 @@ class LocalModel:
     # Generation
 
     async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0,
-                       stop: list[str] | None = None) -> Completion:
-        return await self._generate(self._encode(prompt), max_tokens, temperature, stop)
+                       stop: list[str] | None = None, sampling: Mapping[str, float] | None = None) -> Completion:
+        return await self._generate(self._encode(prompt), max_tokens, temperature, stop, sampling)
 
     async def chat(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
-                   stop: list[str] | None = None) -> Completion:
+                   stop: list[str] | None = None, sampling: Mapping[str, float] | None = None) -> Completion:
         """The checkpoint's chat template applied here, as a server would, then plain generation.
         The template's text already holds any BOS token, so none is added again."""
         prompt = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return await self._generate(self._encode(prompt, special=False), max_tokens, temperature, stop)
+        return await self._generate(self._encode(prompt, special=False), max_tokens, temperature, stop, sampling)
 
-    async def _generate(self, ids: list[int], max_tokens: int, temperature: float, stop: list[str] | None
-                        ) -> Completion:
+    async def _generate(self, ids: list[int], max_tokens: int, temperature: float, stop: list[str] | None,
+                        sampling: Mapping[str, float] | None = None) -> Completion:
+        settings = dict(sampling or {})
+        refused = [name for name in NO_GENERATE_SETTING if name in settings]
+        if refused:
+            raise JevalError(f"{', '.join(refused)}: the in-process transformers engine cannot apply "
+                             f"{'it' if len(refused) == 1 else 'them'} (transformers' generate() has no such setting); "
+                             "use a vLLM engine")
         done: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(ids, max_tokens, temperature, stop, done))
+        self._queue.append(_Pending(ids, max_tokens, temperature, stop, tuple(sorted(settings.items())), done))
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain())
         return await done
@@ -153,9 +181,9 @@ class LocalModel:
         await asyncio.sleep(0)
         while self._queue:
             taken, self._queue = self._queue, []
-            groups: dict[tuple[int, float], list[_Pending]] = {}
+            groups: dict[tuple[Any, ...], list[_Pending]] = {}
             for p in taken:
-                groups.setdefault((p.max_tokens, p.temperature), []).append(p)
+                groups.setdefault(p.batch_key(), []).append(p)
             for group in groups.values():
                 lengths = [len(p.ids) + p.max_tokens for p in group]
                 for batch in batches(by_length(lengths), lengths, self.budget):
@@ -189,6 +217,8 @@ class LocalModel:
         stops = [p.stop or [] for p in batch]
         sampling: dict[str, Any] = ({"do_sample": True, "temperature": first.temperature} if first.temperature > 0
                                     else {"do_sample": False})
+        sampling.update((name, value) for name, value in first.sampling
+                        if first.temperature > 0 or name not in TRUNCATION)
         criteria = StoppingCriteriaList([_StopStrings(self.tokenizer, width, stops)]) if any(stops) else None
         out = self.model.generate(ids.to(self.device), attention_mask=mask.to(self.device),
                                   max_new_tokens=first.max_tokens, pad_token_id=pad,
@@ -229,28 +259,75 @@ class LocalModel:
         raise AssertionError("one pair gives one answer")
 
     async def loglikelihoods(self, pairs: Sequence[tuple[str, str]]) -> AsyncIterator[tuple[int, LogLikelihood]]:
-        """Every pair scored in length-ordered batches; answers handed over a chunk at a time."""
+        """Every pair scored in length-ordered batches, pairs that share their context tokens in
+        one row each (jeval.models.packing); answers handed over a chunk at a time."""
         split = [split_pair(self.tokenizer, context, continuation) for context, continuation in pairs]
-        lengths = [len(ids) - 1 for ids, _ in split]
-        chunk: list[list[int]] = []
+        todo = []
+        for i, (ids, n_context) in enumerate(split):
+            if n_context >= len(ids):
+                yield i, LogLikelihood(0.0, True)
+            else:
+                todo.append(i)
+        contexts = [context for context, _ in pairs]
+        share = await self._on_worker(self._shares_contexts, split, contexts, todo)
+        groups = group_pairs(split, contexts, todo, share)
+        lengths = [g.length for g in groups]
+        chunk: list[list[Group]] = []
         for batch in batches(by_length(lengths), lengths, self.budget):
-            chunk.append(batch)
-            if sum(map(len, chunk)) >= STREAM_CHUNK:
-                for i, found in await self._on_worker(self._score_chunk, chunk, split):
+            chunk.append([groups[i] for i in batch])
+            if sum(len(g.members) for b in chunk for g in b) >= STREAM_CHUNK:
+                for i, found in await self._on_worker(self._score_chunk, chunk, share):
                     yield i, found
                 chunk = []
         if chunk:
-            for i, found in await self._on_worker(self._score_chunk, chunk, split):
+            for i, found in await self._on_worker(self._score_chunk, chunk, share):
                 yield i, found
 
-    def _score_chunk(self, chunk: list[list[int]], split: list[tuple[list[int], int]]
-                     ) -> list[tuple[int, LogLikelihood]]:
+    def _score_chunk(self, chunk: list[list[Group]], share: bool) -> list[tuple[int, LogLikelihood]]:
         out: list[tuple[int, LogLikelihood]] = []
-        for batch in chunk:
-            items = [(i, *split[i]) for i in batch]
-            scored = run_fitted(items, len(items[0][1]) - 1, self._score_pairs, self.budget)
-            out.extend(zip(batch, scored, strict=True))
+        step = self._score_groups if share else self._score_separately
+        for groups in chunk:
+            out.extend(run_fitted(groups, groups[0].length, step, self.budget))
         return out
+
+    def _shares_contexts(self, split: Sequence[tuple[list[int], int]], contexts: Sequence[str],
+                         todo: Sequence[int]) -> bool:
+        """Whether pairs with one context are scored in one row: decided once, on the first group
+        of two or more, by comparing its packed scores with separate rows' (a model whose attention
+        ignores the block mask or the position ids is scored separately from then on)."""
+        if self.sharing is not None:
+            return self.sharing
+        probe = next((g for g in group_pairs(split, contexts, todo, True) if len(g.members) > 1), None)
+        if probe is None:
+            return packable(self.model)
+        self.sharing = packable(self.model)
+        if self.sharing:
+            try:
+                together = self._score_groups([probe])
+            except (TypeError, ValueError, RuntimeError) as e:
+                if is_out_of_memory(e):
+                    raise
+                log.info("scoring each choice in its own row: the model refused a packed row (%s)", e)
+                self.sharing = False
+            else:
+                self.sharing = agrees(together, self._score_separately([probe]), self.model.dtype)
+                if not self.sharing:
+                    log.info("scoring each choice in its own row: packed rows do not match separate ones")
+        return self.sharing
+
+    @torch.inference_mode()
+    def _score_groups(self, groups: Sequence[Group]) -> list[tuple[int, LogLikelihood]]:
+        """One forward pass over groups packed one to a row."""
+        self.batches_run += 1
+        packed = pack(groups, self.model.dtype)
+        logits = self.model(input_ids=packed.input_ids.to(self.device),
+                            position_ids=packed.position_ids.to(self.device),
+                            attention_mask=packed.attention_mask.to(self.device), use_cache=False).logits
+        return read_scores(packed, lambda row, where: logits[row, where])
+
+    def _score_separately(self, groups: Sequence[Group]) -> list[tuple[int, LogLikelihood]]:
+        items = [(m.index, [*g.prefix, *m.rest], len(g.prefix) + m.first) for g in groups for m in g.members]
+        return list(zip((i for i, _, _ in items), self._score_pairs(items), strict=True))
 
     @torch.inference_mode()
     def _score_pairs(self, items: Sequence[tuple[int, list[int], int]]) -> list[LogLikelihood]:
@@ -263,12 +340,10 @@ class LocalModel:
         for row, (_, ids, _) in enumerate(items):
             inputs[row, :len(ids) - 1] = torch.tensor(ids[:-1])
             mask[row, :len(ids) - 1] = 1
-        logits = self.model(input_ids=inputs.to(self.device), attention_mask=mask.to(self.device)).logits
+        logits = self.model(input_ids=inputs.to(self.device), attention_mask=mask.to(self.device),
+                            use_cache=False).logits
         out = []
         for row, (_, ids, n_context) in enumerate(items):
-            if n_context >= len(ids):
-                out.append(LogLikelihood(0.0, True))
-                continue
             logprobs = torch.log_softmax(logits[row, n_context - 1:len(ids) - 1].float(), dim=-1)
             target = torch.tensor(ids[n_context:], device=logprobs.device)
             picked = logprobs.gather(1, target[:, None])[:, 0]
@@ -282,7 +357,8 @@ class LocalModel:
 
     def describe(self) -> dict[str, Any]:
         return {"engine": "transformers", "device": self.device, "dtype": str(self.model.dtype).removeprefix("torch."),
-                "batch_size": self.settings.batch_size, "threads": self.threads, "batches": self.batches_run}
+                "batch_size": self.settings.batch_size, "threads": self.threads, "batches": self.batches_run,
+                "shared_context_rows": self.sharing}
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=True)
@@ -309,10 +385,10 @@ def _same_logits(model: Any, parts: Any, ids: torch.Tensor) -> bool:
     """Whether the output layer over the decoder's hidden states gives the model's own logits."""
     decoder, head = parts
     try:
-        hidden = decoder(input_ids=ids).last_hidden_state
+        hidden = decoder(input_ids=ids, use_cache=False).last_hidden_state
     except (TypeError, AttributeError):
         return False
-    return bool(torch.equal(head(hidden), model(input_ids=ids).logits))
+    return bool(torch.equal(head(hidden), model(input_ids=ids, use_cache=False).logits))
 
 
 @torch.inference_mode()
@@ -340,7 +416,9 @@ def score_windows(model: Any, windows: Sequence[Window], budget: Budget | int = 
         for row, i in enumerate(batch):
             ids[row, :lengths[i]] = torch.tensor(windows[i].ids)
             mask[row, :lengths[i]] = 1
-        inputs = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
+        # use_cache=False: a model whose config asks for a KV cache would otherwise keep every layer's
+        # keys and values of the whole batch until its last layer, for nothing
+        inputs = {"input_ids": ids.to(device), "attention_mask": mask.to(device), "use_cache": False}
         states = parts[0](**inputs).last_hidden_state if parts is not None else model(**inputs).logits
         found = []
         for row, i in enumerate(batch):
@@ -349,6 +427,7 @@ def score_windows(model: Any, windows: Sequence[Window], budget: Budget | int = 
             predicted = (parts[1](scored) if parts is not None else scored).float()
             targets = ids[row, window.score_from:lengths[i]].to(device)
             found.append(float(torch.nn.functional.cross_entropy(predicted, targets, reduction="sum")))
+            del predicted  # else it lives on while the next row's logits are made: two rows' at once
         return found
 
     for batch in batches(by_length(lengths), lengths, budget):

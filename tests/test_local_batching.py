@@ -41,7 +41,10 @@ def generated(model: LocalModel, prompts, **settings):
 
 @pytest.fixture(scope="module")
 def one_at_a_time(tiny_checkpoint):
-    return LocalModel(tiny_checkpoint, LocalSettings(batch_size=1))
+    """One pair to a row and one row to a pass: lm-eval's unbatched arithmetic."""
+    model = LocalModel(tiny_checkpoint, LocalSettings(batch_size=1))
+    model.sharing = False
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +53,13 @@ def batched(tiny_checkpoint):
 
 
 def test_batched_loglikelihoods_equal_one_pass_per_request(one_at_a_time, batched):
-    before = batched.batches_run
+    """24 pairs over 6 contexts: after the check of packed rows against separate ones (2 passes),
+    6 rows of one context each, 5 rows to a pass."""
+    before, before_alone = batched.batches_run, one_at_a_time.batches_run
     alone, together = scored(one_at_a_time, PAIRS), scored(batched, PAIRS)
-    assert batched.batches_run - before == -(-len(PAIRS) // 5)
+    assert one_at_a_time.batches_run - before_alone == len(PAIRS)
+    assert batched.sharing is True
+    assert batched.batches_run - before == 2 + -(-6 // 5)
     for a, b in zip(alone, together, strict=True):
         assert b.logprob == pytest.approx(a.logprob, rel=1e-6, abs=1e-5)
         assert b.is_greedy == a.is_greedy

@@ -8,6 +8,8 @@ from __future__ import annotations
 import http.server
 import json
 import math
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from conftest import error_lines, jeval
 from http_support import JsonHandler
 
 from jeval.tasks.ppl.loss import CorpusLoss
-from jeval.tasks.ppl.score import document_ids, evaluate_corpus
+from jeval.tasks.ppl.score import CorpusWindows, document_ids, evaluate_corpus, jobs_for
 from jeval.tasks.ppl.windows import plan_windows
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ppl"
@@ -51,6 +53,17 @@ def test_windows_score_every_token_but_the_prefix_exactly_once_with_context_befo
     for w in windows:
         assert 0 <= w.start < w.first <= w.end and w.length <= max_length
         assert w.start == max(0, w.end - max_length)  # as much context as the window allows
+
+
+def test_a_corpus_held_as_tokens_reads_back_every_documents_windows_in_order():
+    docs = [list(range(3990, 4030)), [7, 8, 9], list(range(300, 400)), [1]]
+    spans = [plan_windows(len(d), 16, 5) for d in docs]
+    held = CorpusWindows()
+    for ids, windows in zip(docs, spans, strict=True):
+        held.add(ids, windows)
+    expected = [w for ids, windows in zip(docs, spans, strict=True) for w in jobs_for(ids, windows)]
+    assert len(held) == len(expected) and list(held) == expected
+    assert held[3:7] == expected[3:7] and held[-1] == expected[-1]
 
 
 def test_loss_equals_the_models_own_loss_with_labels_on_the_same_windows(tiny):
@@ -128,6 +141,30 @@ def test_a_model_in_training_mode_is_scored_without_dropout_and_left_in_training
     finally:
         model.eval()
     assert again.nll == pytest.approx(evaluated.nll, rel=1e-6)
+
+
+def test_windows_are_scored_without_a_kv_cache_even_where_the_model_asks_for_one(tiny, tiny_checkpoint):
+    """A cache would hold every layer's keys and values for a whole batch until its last layer, for
+    nothing: no forward pass builds one, and the figures are the same to the last bit."""
+    from transformers import AutoModelForCausalLM
+
+    model, tokenizer = tiny
+    caching = AutoModelForCausalLM.from_pretrained(tiny_checkpoint, use_cache=True).eval()
+    caches: list = []
+    caching.get_decoder().register_forward_hook(lambda module, args, kwargs, out: caches.append(out.past_key_values),
+                                                with_kwargs=True)
+    texts = fixture_texts()
+    assert evaluate_corpus(caching, tokenizer, texts, max_length=32) == evaluate_corpus(model, tokenizer, texts,
+                                                                                        max_length=32)
+    assert caches and all(cache is None for cache in caches)
+
+
+def test_scoring_in_process_imports_no_http_client():
+    """`evaluate_corpus` (the trainer's evaluation hook, the ppl benchmark) needs no HTTP; httpx
+    would bring its command line's rich, pygments and click into every process that only scores."""
+    code = "import sys, jeval.tasks.ppl.score; print(sorted({'httpx', 'openai', 'rich'} & set(sys.modules)))"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
 
 
 def test_corpus_losses_add_up():

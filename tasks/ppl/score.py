@@ -6,8 +6,9 @@ jeval.models.local.score_windows, the same code `jeval run --backend local` uses
 from __future__ import annotations
 
 import logging
+from array import array
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, overload
 
 from jeval.errors import JevalError
 from jeval.models.local import DEFAULT_BATCH_SIZE, score_windows
@@ -42,6 +43,36 @@ def jobs_for(ids: Sequence[int], windows: Iterable[Span]) -> list[Window]:
     return [Window(tuple(ids[w.start:w.end]), w.first - w.start) for w in windows]
 
 
+class CorpusWindows(Sequence[Window]):
+    """Every document's windows, in order, over its tokens held as 4-byte integers: each window's
+    tuple of Python ints (about 36 bytes a token, overlapping windows holding shared tokens twice)
+    is built only when the window is read, so a corpus costs 4 bytes a token while it waits."""
+
+    def __init__(self) -> None:
+        self._tokens: list[array[int]] = []
+        self._spans: list[tuple[int, Span]] = []
+
+    def add(self, ids: Sequence[int], windows: Iterable[Span]) -> None:
+        self._tokens.append(array("i", ids))
+        document = len(self._tokens) - 1
+        self._spans.extend((document, w) for w in windows)
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    @overload
+    def __getitem__(self, index: int) -> Window: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Window]: ...
+
+    def __getitem__(self, index: int | slice) -> Window | list[Window]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        document, w = self._spans[index]
+        return Window(tuple(self._tokens[document][w.start:w.end]), w.first - w.start)
+
+
 def text_size(text: str) -> tuple[int, int]:
     return len(text), len(text.encode("utf-8"))
 
@@ -64,11 +95,11 @@ def evaluate_corpus(model: Any, tokenizer: Any, texts: Iterable[str], *, max_len
     length = context_length(model.config, tokenizer, max_length, chosen)
     step = chosen.stride(length, stride)
     total = NOTHING
-    jobs: list[Window] = []
+    jobs = CorpusWindows()
     for text in texts:
         ids = chosen.document_ids(tokenizer, text)
         windows = chosen.windows(len(ids), length, step)
-        jobs.extend(jobs_for(ids, windows))
+        jobs.add(ids, windows)
         chars, size = text_size(text)
         total = total + CorpusLoss(0.0, len(ids) - 1, chars, size, 1, len(windows))
     was_training = model.training

@@ -8,9 +8,12 @@ two sides run alternately, `--rounds` times; median wall times and their ratio a
 accuracies (acc, acc_norm) must be equal bit for bit.
 
     python tests/benchmarks/bench_local_batching.py [CHECKPOINT] [--items 400] [--rounds 3]
-        [--batch-size auto] [--lm-eval-batch-size 16]
+        [--batch-size auto] [--lm-eval-batch-size 16] [--hidden 512 --layers 8]
 
-CHECKPOINT defaults to $JEVAL_TEST_CHECKPOINT.
+CHECKPOINT defaults to $JEVAL_TEST_CHECKPOINT. On the tiny checkpoint the forward passes are a
+small part of both wall times (imports, lm-eval's task building and the model load are the same
+work on both sides); `--hidden H --layers L` scores with a randomly initialised model of that size
+over the checkpoint's tokenizer instead (512 and 8: 31 M parameters), where the passes are the work.
 """
 
 from __future__ import annotations
@@ -80,6 +83,27 @@ def write_task(folder: Path, n_items: int) -> int:
     return 4 * n_items
 
 
+def widened(checkpoint: str, folder: Path, hidden: int, layers: int) -> str:
+    """A randomly initialised Llama of `hidden` width and `layers` layers (seeded), with the
+    checkpoint's tokenizer, saved under `folder`."""
+    import shutil
+
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig.from_pretrained(checkpoint)
+    heads = max(1, hidden // 64)
+    config.update({"hidden_size": hidden, "intermediate_size": 3 * hidden, "num_hidden_layers": layers,
+                   "num_attention_heads": heads, "num_key_value_heads": heads, "head_dim": hidden // heads})
+    torch.manual_seed(0)
+    out = folder / f"llama-{hidden}x{layers}"
+    LlamaForCausalLM(config).save_pretrained(out)
+    for name in Path(checkpoint).iterdir():
+        if name.name.startswith(("tokenizer", "chat_template", "special_tokens")):
+            shutil.copy(name, out / name.name)
+    return str(out)
+
+
 def run_jeval(checkpoint: str, folder: Path, work: Path, batch: str) -> tuple[float, dict]:
     out = work / f"out-{time.monotonic_ns()}"
     command = [sys.executable, "-m", "jeval", "run", "--model", checkpoint, "--backend", "local",
@@ -111,11 +135,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", default="auto")
     parser.add_argument("--lm-eval-batch-size", type=int, default=16)
+    parser.add_argument("--hidden", type=int, help="score with a random model this wide (see above)")
+    parser.add_argument("--layers", type=int, default=8)
     args = parser.parse_args()
     if not args.checkpoint:
         sys.exit("give a checkpoint folder (or set JEVAL_TEST_CHECKPOINT)")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        if args.hidden:
+            args.checkpoint = widened(args.checkpoint, work, args.hidden, args.layers)
+            print(f"model: random Llama, hidden {args.hidden}, {args.layers} layers")
         requests = write_task(work, args.items)
         ours, theirs = [], []
         for _ in range(args.rounds):
