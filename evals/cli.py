@@ -222,10 +222,15 @@ def cmd_data_sources(args: argparse.Namespace) -> int:
     rows = sources_table(registry.resolve(names))
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif args.markdown:
+        from jeval.source_status import markdown_table
+
+        print(markdown_table(rows), end="")
     else:
         for row in rows:
             pin = f"sha256:{row['sha256']}" if row["sha256"] else "unpinned (checksum recorded at first download)"
-            print(f"{row['task']}\t{row['url']}\t{pin}\t{row['license']}")
+            print(f"{row['task']}\t{row['url']}\t{pin}\t{row['license']}\tupstream: {row['upstream']}\t"
+                  f"access: {row['access']}\tcommercial use: {row['commercial_use']}")
     return 0
 
 
@@ -264,27 +269,47 @@ def cmd_tasks_path(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve until stopped. The first Ctrl-C (or SIGTERM) lets the requests in flight finish, for up
+    to the stop grace; a second one ends the server at once."""
+    from jeval.models.hub import checkpoint_of
     from jeval.models.server import ModelServer, ServeConfig, failure_line
 
-    config = ServeConfig(args.checkpoint, engine=args.engine, host=args.host, port=args.port,
+    if args.checkpoint is not None and args.model is not None:
+        raise JevalError("jeval serve: name the model once, as CHECKPOINT or as --model, not both")
+    given = args.model if args.model is not None else args.checkpoint
+    if given is None:
+        raise JevalError("jeval serve needs a model: a checkpoint folder or a Hugging Face Hub id ORG/NAME[@REVISION] "
+                         "(jeval serve --model ORG/NAME)")
+    hub = checkpoint_of(given)
+    config = ServeConfig(hub.folder if hub else given, engine=args.engine, host=args.host, port=args.port,
                          log_dir=args.log_dir, extra_args=tuple(args.server_arg))
     server = ModelServer(config)
 
     try:
         server.start()
-        print(f"serving {server.model_id} with {server.engine}", flush=True)
+        print(f"serving {hub.revision if hub else server.model_id} with {server.engine}", flush=True)
         print(f"base URL: {server.base_url}", flush=True)
         print(f"model id: {server.model_id}", flush=True)
+        record = ""
+        if hub:
+            print(f"name: {hub.repo_id}", flush=True)
+            print(f"revision: {hub.revision}", flush=True)
+            record = f" --name {hub.repo_id} --model-revision {hub.revision}"
         print(f"log: {server.log_path}", flush=True)
-        print(f"try: jeval run --base-url {server.base_url} --model-id {server.model_id} --tasks jcommonsenseqa",
-              flush=True)
+        print(f"try: jeval run --base-url {server.base_url} --model-id {server.model_id}{record} "
+              "--tasks jcommonsenseqa", flush=True)
         while server.running:
             time.sleep(0.5)
         server.stop()
         raise JevalError(f"{server.engine} serve stopped by itself (code {server.returncode}): "
                          f"{failure_line(server.log_lines())} (whole log: {server.log_path})")
     except KeyboardInterrupt:
-        print("stopping the server", file=sys.stderr, flush=True)
+        try:
+            print(server.stopping_message(), file=sys.stderr, flush=True)
+            server.stop()
+        except KeyboardInterrupt:
+            server.kill()
+            raise
         return 0
     finally:
         server.stop()
@@ -376,8 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recorded in results.json and sent as the `seed` of sampled requests (temperature > 0) to "
                         "the server; greedy requests, and their cache entries, are the same with or without it")
     p.add_argument("--gen-kwargs", metavar="KEY=VALUE,...",
-                   help="override generation tasks' decoding, as lm-eval's --gen_kwargs: temperature, max_tokens "
-                        "(or max_gen_toks), do_sample, seed; the protocol gets a /gen:... suffix")
+                   help="override generation tasks' decoding, as lm-eval's --gen_kwargs (lm-eval: tasks too): "
+                        "temperature, max_tokens (or max_gen_toks), do_sample, seed, top_p, top_k, min_p, "
+                        "repetition_penalty, presence_penalty, frequency_penalty (refused where the engine cannot "
+                        "apply one); the protocol gets a /gen:... suffix")
     p.add_argument("--system-prompt", metavar="TEXT|@FILE",
                    help="a system message for chat requests (tasks whose requests are chats); the protocol gets a "
                         "/system:<sha256[:8]> suffix; refused with tasks that send plain completions")
@@ -416,9 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Jaster: take the splits from llm-jp-eval's own preprocessed files "
                         "(DATASET_DIR/1.4.1/evaluation; implies --prompts llm-jp-eval)")
     d.set_defaults(func=cmd_data_prepare)
-    d = data_sub.add_parser("sources", help="list the upstream files of tasks")
+    d = data_sub.add_parser("sources", help="list the upstream files of tasks: URL, checksum, licence, whether "
+                                             "upstream still serves them and whether they are gated")
     d.add_argument("tasks", nargs="*")
-    d.add_argument("--json", action="store_true")
+    shown = d.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true")
+    shown.add_argument("--markdown", action="store_true",
+                       help="a table of the sources' status, grouped by task (the README's table of sources)")
     d.set_defaults(func=cmd_data_sources)
 
     p = sub.add_parser("tasks", help="list tasks and groups")
@@ -430,8 +461,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir", type=Path, help="prepared data the configs read (default: $JEVAL_HOME/data)")
     t.set_defaults(func=cmd_tasks_path)
 
-    p = sub.add_parser("serve", help="serve a checkpoint over the OpenAI-compatible API")
-    p.add_argument("checkpoint", type=Path)
+    p = sub.add_parser("serve", help="serve a checkpoint over the OpenAI-compatible API",
+                       description="Serve a checkpoint until stopped. Ctrl-C (or SIGTERM) lets the requests in "
+                                   "flight finish for up to 15 s; a second Ctrl-C stops at once.")
+    p.add_argument("checkpoint", type=Path, nargs="?",
+                   help="checkpoint folder, or a Hugging Face Hub id ORG/NAME[@REVISION] (downloaded into the HF "
+                        "cache)")
+    p.add_argument("--model", type=Path, help="the same as CHECKPOINT, spelt as `jeval run --model`")
     p.add_argument("--engine", choices=["auto", "vllm", "transformers"], default="auto")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int)

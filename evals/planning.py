@@ -149,11 +149,15 @@ def plan_task(task: Task, *, data_dir: Path, shots: int | None, limit: int | Non
         if reasoning and not protocol.endswith(REASONING_MARK):
             protocol += REASONING_MARK
         if overrides:
-            requests = tuple(overrides.apply(r) for r in requests)
+            requests = overrides.apply_all(requests)
             protocol += overrides.suffix()
+    bridged = (overrides.gen is not None and isinstance(task, HarnessTask) and task.applies_gen_kwargs
+               and bridged_generation(task))
+    if bridged:
+        protocol += overrides.suffix()
     return PlannedTask(task, chosen_shots, chosen_limit, variant, protocol_with_source(protocol, source), manifest,
                        parsed, requests, fingerprint, source, shots,
-                       overrides.record() if overrides and isinstance(task, GenerationTask) else {})
+                       overrides.record() if overrides and (isinstance(task, GenerationTask) or bridged) else {})
 
 
 @dataclass(frozen=True)
@@ -196,24 +200,28 @@ def plan(tasks: Sequence[Task], *, data_dir: Path, shots: int | None, limit: int
 LIKELIHOOD_NEEDS = frozenset({"loglikelihood", "token_logprobs"})
 
 
+def bridged_generation(task: Task) -> bool:
+    """A task evaluated by a harness of its own (lm-eval) that may ask the model to generate."""
+    return isinstance(task, HarnessTask) and not task.spec.needs & LIKELIHOOD_NEEDS
+
+
 def check_overrides(planned: Sequence[PlannedTask], overrides: Overrides) -> None:
     """Refuse overrides that would not reach a task they should (jeval.overrides.unreached); say
     which tasks they leave alone because those are scored by log-likelihoods."""
     if not overrides:
         return
     generating: dict[str, bool] = {}
-    completion, bridged = [], []
+    completion, bridged, unapplied = [], [], []
     for p in planned:
         name, task = p.task.spec.name, p.task
-        if isinstance(task, GenerationTask):
-            generating[name] = True
-            if any(not r.is_chat for r in p.requests):
-                completion.append(name)
-        elif isinstance(task, HarnessTask) and not task.spec.needs & LIKELIHOOD_NEEDS:
+        generating[name] = isinstance(task, GenerationTask) or bridged_generation(task)
+        if isinstance(task, GenerationTask) and any(not r.is_chat for r in p.requests):
+            completion.append(name)
+        elif isinstance(task, HarnessTask) and bridged_generation(task):
             bridged.append(name)
-        else:
-            generating[name] = False
-    unreached(overrides, generating, completion, bridged)
+            if not task.applies_gen_kwargs:
+                unapplied.append(name)
+    unreached(overrides, generating, completion, bridged, unapplied)
     unchanged = [name for name, asked in generating.items() if not asked]
     if unchanged and not any(generating.values()):
         log.warning("--gen-kwargs/--system-prompt change nothing in this run: its tasks (%s) are scored by "

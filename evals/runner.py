@@ -33,7 +33,7 @@ from jeval.models.engines import ModelSpec, check_capabilities, engine_for, open
 from jeval.models.inprocess import LocalSettings
 from jeval.models.model import ContextWindow, Model, generate
 from jeval.models.server import Engine
-from jeval.overrides import Overrides
+from jeval.overrides import Overrides, check_engine
 from jeval.planning import plan
 from jeval.reasoning import Reasoning, TokenCounter, answer_of, counts, summary
 from jeval.registry import load_registry
@@ -271,7 +271,7 @@ async def evaluate(planned: Sequence[PlannedTask], model: Model, executor: Execu
     for p in planned:
         if isinstance(p.task, HarnessTask):
             harnesses.setdefault(p.task.harness.name, []).append(p)
-    context = HarnessContext(model, executor, data_dir)
+    context = HarnessContext(model, executor, data_dir, seed)
     for members in harnesses.values():
         task = members[0].task
         assert isinstance(task, HarnessTask)
@@ -318,14 +318,17 @@ def created_stamp(started: float) -> str:
 
 def check_model(config: RunConfig, model: Model | None, tasks: Sequence[Task]) -> ModelSpec | None:
     """Fail, before anything is loaded or started, when a task needs what the model's engine cannot
-    give; the model's spec where jeval is to open the model itself."""
+    give, or --gen-kwargs asks what it cannot apply; the model's spec where jeval is to open the
+    model itself."""
     needs = {t.spec.name: t.spec.needs for t in tasks}
     if model is not None:
         check_capabilities(model.capabilities, needs, model.identity.engine)
+        check_engine(config.overrides, model.identity.engine)
         return None
     spec = config.model_spec()
     engine = engine_for(spec)
     check_capabilities(engine.capabilities, needs, engine.name, engine.refusal)
+    check_engine(config.overrides, engine.name)
     return spec
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from jeval.errors import JevalError
+from jeval.source_status import SourceStatus
 
 if TYPE_CHECKING:
     from jeval.data.download import Checkout
@@ -62,6 +63,9 @@ class Source:
     optional: str = ""
     """Set where the task can be prepared without this file: what it then lacks (e.g. "no train
     split: zero-shot only"). A missing optional file is recorded, not an error."""
+    status: SourceStatus | None = None
+    """Whether upstream still serves it and whether it is gated (`jeval.source_status`): set for
+    every source of jeval's own tasks; None (shown as not checked) for one declared without it."""
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -76,6 +80,14 @@ def mirror_path(url: str) -> str:
     """Where a file sits in a mirror: `HOST/PATH` for `https://HOST/PATH`."""
     parts = urlsplit(url)
     return f"{parts.netloc}{parts.path}"
+
+
+SAMPLING = ("top_p", "top_k", "min_p", "repetition_penalty", "presence_penalty", "frequency_penalty")
+"""Sampling settings a request may carry beyond its temperature, under the names vLLM and the
+OpenAI API give them; a request carries only those set, so that one without them is what it was
+before they existed (same payload, same cache key)."""
+TRUNCATION = ("top_p", "top_k", "min_p")
+"""Among SAMPLING, the settings that only narrow what sampling draws from: no-ops for a greedy request."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,8 @@ class Request:
     sample: int = 0
     """Which of several samples drawn for one item (pass@k): a sample above 0 is part of the
     payload, so each sample is its own cache entry."""
+    sampling: dict[str, float] = field(default_factory=dict)
+    """Settings among SAMPLING given for this request (none by default), each part of the payload."""
 
     @property
     def is_chat(self) -> bool:
@@ -113,6 +127,7 @@ class Request:
         asked: dict[str, Any] = ({"kind": "chat", "messages": [dict(m) for m in self.messages]} if self.is_chat
                                  else {"kind": "completion", "prompt": self.prompt})
         asked.update(max_tokens=self.max_tokens, temperature=self.temperature, stop=list(self.stop))
+        asked.update((name, self.sampling[name]) for name in SAMPLING if name in self.sampling)
         if self.sample:
             asked["sample"] = self.sample
         if seed is not None and self.temperature > 0:
@@ -396,6 +411,9 @@ class HarnessContext:
     model: Model
     executor: Executor
     data_dir: Path
+    seed: int | None = None
+    """The run's seed, sent with sampled generation requests as jeval's own requests send it
+    (jeval.task.Request.payload)."""
 
 
 class Harness(ABC):
@@ -409,6 +427,10 @@ class Harness(ABC):
 
 
 class HarnessTask(Task):
+    applies_gen_kwargs = False
+    """Whether its harness asks its generation requests with `--gen-kwargs` applied (jeval.overrides);
+    where not, the option is refused for it rather than left unapplied."""
+
     @property
     @abstractmethod
     def harness(self) -> Harness:

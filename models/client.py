@@ -394,9 +394,21 @@ class OpenAIClient:
         self._account(usage)
 
 
+EXTRA_BODY = ("top_k", "min_p", "repetition_penalty")
+"""Sampling fields the OpenAI API does not define and vLLM's server reads from the request body
+(sent through the SDK's `extra_body`); top_p and the presence and frequency penalties are the
+API's own fields."""
+
+
 def _body(max_tokens: int, temperature: float, stop: list[str] | None, params: dict[str, Any]) -> dict[str, Any]:
-    """Request fields; `max_tokens` is always sent (servers differ in their defaults)."""
-    body = dict(max_tokens=max_tokens, temperature=temperature, stop=stop or None, **params)
+    """Request fields; `max_tokens` is always sent (servers differ in their defaults). `params`
+    holds `seed` and `sampling` (settings among jeval.task.SAMPLING) where the request sets them."""
+    params = dict(params)
+    sampling = dict(params.pop("sampling", None) or {})
+    extra = {k: sampling.pop(k) for k in EXTRA_BODY if k in sampling}
+    body = dict(max_tokens=max_tokens, temperature=temperature, stop=stop or None, **params, **sampling)
+    if extra:
+        body["extra_body"] = extra
     return {k: v for k, v in body.items() if v is not None}
 
 

@@ -402,14 +402,16 @@ class ServedModel(_ResolvedModel):
         return self._client
 
     async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0,
-                       stop: list[str] | None = None, seed: int | None = None) -> Completion:
+                       stop: list[str] | None = None, seed: int | None = None,
+                       sampling: Mapping[str, float] | None = None) -> Completion:
         return await (await self.client()).complete(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop,
-                                                    seed=seed)
+                                                    seed=seed, sampling=sampling)
 
     async def chat(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
-                   stop: list[str] | None = None, seed: int | None = None) -> Completion:
+                   stop: list[str] | None = None, seed: int | None = None,
+                   sampling: Mapping[str, float] | None = None) -> Completion:
         return await (await self.client()).chat(messages, max_tokens=max_tokens, temperature=temperature, stop=stop,
-                                                seed=seed)
+                                                seed=seed, sampling=sampling)
 
     def _checkpoint(self) -> Path:
         checkpoint = self._resolved.served_checkpoint
@@ -533,17 +535,19 @@ class InProcessModel(_ResolvedModel):
         return self._local
 
     async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0,
-                       stop: list[str] | None = None, seed: int | None = None) -> Completion:
+                       stop: list[str] | None = None, seed: int | None = None,
+                       sampling: Mapping[str, float] | None = None) -> Completion:
         """`seed` is not used: in-process sampling is batched, not seeded per request."""
         found: Completion = await (await self.local()).complete(prompt, max_tokens=max_tokens,
-                                                                temperature=temperature, stop=stop)
+                                                                temperature=temperature, stop=stop, sampling=sampling)
         return found
 
     async def chat(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
-                   stop: list[str] | None = None, seed: int | None = None) -> Completion:
+                   stop: list[str] | None = None, seed: int | None = None,
+                   sampling: Mapping[str, float] | None = None) -> Completion:
         """`seed` is not used: in-process sampling is batched, not seeded per request."""
         found: Completion = await (await self.local()).chat(messages, max_tokens=max_tokens,
-                                                            temperature=temperature, stop=stop)
+                                                            temperature=temperature, stop=stop, sampling=sampling)
         return found
 
     async def loglikelihood(self, context: str, continuation: str) -> LogLikelihood:

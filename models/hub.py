@@ -1,10 +1,12 @@
-"""`jeval run --model ORG/NAME[@REVISION]`: a Hugging Face Hub model id where no folder of that name
-exists here. The checkpoint's files (config, tokenizer, safetensors weights, generation config,
-chat template) are downloaded into the Hugging Face cache with `huggingface_hub.snapshot_download`
-(HF_HOME / HF_HUB_CACHE, HF_ENDPOINT and a token from `huggingface-cli login` are respected;
-HF_HUB_OFFLINE=1 reads the cache only), and the run goes on with the snapshot folder as with any
-checkpoint folder: its fingerprint is computed from the files. The repo id and the commit the
-revision resolved to are kept for the model record.
+"""`jeval run --model ORG/NAME[@REVISION]` and `jeval serve --model ORG/NAME[@REVISION]`: a Hugging
+Face Hub model id where no folder of that name exists here. The checkpoint's files (config,
+tokenizer, safetensors weights, generation config, chat template) are downloaded into the Hugging
+Face cache with `huggingface_hub.snapshot_download` (HF_HOME / HF_HUB_CACHE, HF_ENDPOINT and a
+token from `huggingface-cli login` are respected; HF_HUB_OFFLINE=1 reads the cache only), and the
+run or server goes on with the snapshot folder as with any checkpoint folder: its fingerprint is
+computed from the files. The repo id and the commit the revision resolved to are kept for the
+model record (`jeval serve` prints them, and the `jeval run --base-url` line it suggests passes
+them on as --name and --model-revision).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from jeval.errors import JevalError
+from jeval.task import SAMPLING
 
 if TYPE_CHECKING:
     from jeval.identity import ModelIdentity
@@ -155,10 +156,16 @@ class Model(Protocol):
         ...
 
     async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0,
-                       stop: list[str] | None = None, seed: int | None = None) -> Completion: ...
+                       stop: list[str] | None = None, seed: int | None = None,
+                       sampling: Mapping[str, float] | None = None) -> Completion:
+        """A completion of the text prompt. `sampling`: settings among jeval.task.SAMPLING, passed
+        only where a request sets some; an engine that cannot apply one refuses it (JevalError),
+        never ignores it."""
+        ...
 
     async def chat(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
-                   stop: list[str] | None = None, seed: int | None = None) -> Completion: ...
+                   stop: list[str] | None = None, seed: int | None = None,
+                   sampling: Mapping[str, float] | None = None) -> Completion: ...
 
     async def loglikelihood(self, context: str, continuation: str) -> LogLikelihood:
         """Sum of log-probabilities of `continuation` after `context`, and whether greedy decoding
@@ -196,6 +203,9 @@ async def generate(model: Model, payload: Mapping[str, Any]) -> dict[str, Any]:
                                     stop=list(payload["stop"]) or None)
     if "seed" in payload:
         settings["seed"] = payload["seed"]
+    sampling = {name: payload[name] for name in SAMPLING if name in payload}
+    if sampling:
+        settings["sampling"] = sampling
     if payload["kind"] == "chat":
         c = await model.chat([dict(m) for m in payload["messages"]], **settings)
     else:

@@ -9,9 +9,11 @@ log file, and it is ready when `GET /health` answers 200.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib.util
 import os
+import re
 import shutil
 import signal
 import socket
@@ -22,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
 from tqdm import tqdm
 
 from jeval.errors import JevalError
@@ -56,6 +57,13 @@ def check_port_free(host: str, port: int) -> None:
 
 HURRY_S = 1.0
 """How long a server stopped in a hurry may take to end by itself before it is killed."""
+ASK_AGAIN_S = 0.2
+"""While a tree is being ended at once, how often the watchdog is asked again: two signals sent
+close together can arrive as one."""
+IN_FLIGHT_GAUGES = ("vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:num_requests_swapped")
+"""vLLM's scheduler gauges in its Prometheus metrics: requests being generated, queued, and swapped
+out to the CPU (older versions only). Their sum is what a stop waits for."""
+METRIC_SAMPLE = re.compile(r"(?P<name>[A-Za-z_:][\w:]*)(?:\{.*\})?\s+(?P<value>\S+)(?:\s+-?\d+)?\s*")
 PORT_TAKEN = ("address already in use", "errno 98", "eaddrinuse")
 
 
@@ -113,6 +121,8 @@ class ModelServer:
     log_path: Path = Path()
     command: list[str] = field(default_factory=list)
     returncode: int | None = None
+    ready: bool = False
+    """Whether the server has answered `/health` since it was started."""
     _process: subprocess.Popen | None = None
 
     @property
@@ -179,6 +189,8 @@ class ModelServer:
         return lines[-1] if lines else ""
 
     def _poll_ready(self, status: tqdm[Any]) -> None:
+        import httpx  # here, not at the top: jeval.models.local imports this module and needs no HTTP
+
         started = time.monotonic()
         deadline = started + self.config.startup_timeout_s
         health = self.base_url.removesuffix("/v1") + "/health"
@@ -199,6 +211,7 @@ class ModelServer:
                 )
             try:
                 if httpx.get(health, timeout=2.0).status_code == 200:
+                    self.ready = True
                     return
             except httpx.HTTPError:
                 pass
@@ -222,28 +235,68 @@ class ModelServer:
     def stop(self, hurry: bool = False) -> None:
         """Ask the watchdog to end the server's process tree (SIGTERM, then SIGKILL after the
         config's `stop_grace_s`) and wait until it has. Should the watchdog itself hang, it is
-        killed, and the server with it (its parent-death signal).
+        killed, and the server with it (its parent-death signal). A server that ends on SIGTERM
+        by itself (nothing in flight) ends the wait as soon as it is gone.
 
         `hurry` (a run interrupted or failed with requests in flight): the server gets HURRY_S to
         end by itself, then the watchdog is asked again, which kills the tree at once. A server
         waits for the requests it is answering before it exits (uvicorn: "Waiting for background
-        tasks"), and their answers would be thrown away."""
+        tasks"), and their answers would be thrown away.
+
+        A KeyboardInterrupt while waiting (a second Ctrl-C) ends the tree at once, as `kill()`
+        does, and is raised again once the tree is gone."""
         proc, self._process = self._process, None
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            if hurry:
+        try:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                if hurry:
+                    try:
+                        proc.wait(timeout=HURRY_S)
+                    except subprocess.TimeoutExpired:
+                        proc.send_signal(signal.SIGTERM)
                 try:
-                    proc.wait(timeout=HURRY_S)
+                    proc.wait(timeout=self.config.stop_grace_s + SWEEP_S + 5.0)
                 except subprocess.TimeoutExpired:
-                    proc.send_signal(signal.SIGTERM)
+                    proc.kill()
+                    proc.wait()
+        except KeyboardInterrupt:
+            end_now(proc)
+            raise
+        finally:
+            self.returncode = proc.returncode
+
+    def kill(self) -> None:
+        """End the server's process tree at once (the watchdog's SIGKILL sweep, no grace) and wait
+        until it is gone: a second Ctrl-C, for requests in flight whose answers nobody wants."""
+        proc, self._process = self._process, None
+        if proc is not None:
             try:
-                proc.wait(timeout=self.config.stop_grace_s + SWEEP_S + 5.0)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.returncode = proc.returncode
+                end_now(proc)
+            finally:
+                self.returncode = proc.returncode
+
+    def requests_in_flight(self) -> int | None:
+        """How many requests the server is answering, where it says so cheaply: vLLM's metrics.
+        None where it does not (transformers serve has no such count) or cannot be asked."""
+        if not self.ready or self.engine != "vllm":
+            return None
+        return requests_in_flight(self.base_url)
+
+    def stopping_message(self) -> str:
+        """The one line `jeval serve` prints when asked to stop: what the stop waits for, and how
+        to stop at once. A count of requests only where the server gave one."""
+        again = "Ctrl-C again stops now"
+        if not self.running:
+            return "stopping"
+        if not self.ready:
+            return f"stopping: the server is still starting; {again}"
+        count = self.requests_in_flight()
+        if count == 0:
+            return f"stopping: no requests in flight; {again}"
+        what = "requests in flight" if count is None else f"{count} request{'' if count == 1 else 's'} in flight"
+        return f"stopping: waiting up to {self.config.stop_grace_s:.0f} s for {what}; {again}"
 
     def describe(self) -> dict:
         return {"engine": self.engine, "command": self.command, "log": str(self.log_path),
@@ -254,6 +307,48 @@ class ModelServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def end_now(watchdog: subprocess.Popen) -> None:
+    """Ask a server's watchdog to stop until it has: a request that comes while it is already
+    stopping makes it kill the tree at once (`Tree.end`). The request is repeated every
+    ASK_AGAIN_S, since two signals sent close together can arrive as one. Should the watchdog not
+    end within its sweep (or a third Ctrl-C come), it is killed, and the server with it."""
+    deadline = time.monotonic() + SWEEP_S + 5.0
+    with contextlib.suppress(KeyboardInterrupt):
+        while watchdog.poll() is None and time.monotonic() < deadline:
+            watchdog.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                watchdog.wait(timeout=ASK_AGAIN_S)
+    if watchdog.poll() is None:
+        watchdog.kill()
+        watchdog.wait()
+
+
+def requests_in_flight(base_url: str, timeout_s: float = 1.0) -> int | None:
+    """The requests a server at `base_url` reports running, queued or swapped out in its
+    Prometheus metrics (`GET /metrics`, vLLM's IN_FLIGHT_GAUGES summed over their labels), or None
+    where it reports none of them or does not answer within `timeout_s`."""
+    import httpx
+
+    try:
+        response = httpx.get(base_url.removesuffix("/v1") + "/metrics", timeout=timeout_s)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    total, found = 0.0, False
+    for line in response.text.splitlines():
+        sample = METRIC_SAMPLE.fullmatch(line.strip())
+        if sample is None or sample["name"] not in IN_FLIGHT_GAUGES:
+            continue
+        try:
+            value = float(sample["value"])
+        except ValueError:
+            continue
+        if value == value:  # not NaN
+            total, found = total + value, True
+    return round(total) if found else None
 
 
 def failure_line(lines: list[str]) -> str:

@@ -11,8 +11,9 @@ it from jeval's HTTP request:
 - prompts are token ids: a completion's prompt encoded with the tokenizer's special tokens, a
   chat rendered with the checkpoint's chat template and encoded without them;
 - sampling starts from the checkpoint's generation config (`vllm serve` applies it by default:
-  e.g. its `max_new_tokens` caps `max_tokens`), and a prompt whose tokens with `max_tokens` exceed
-  the context is refused alone (`ItemRejected`, the server's 400);
+  e.g. its `max_new_tokens` caps `max_tokens`), and a request's own top_p, top_k, min_p and
+  penalties override it, as the same fields of a request body do; a prompt whose tokens with
+  `max_tokens` exceed the context is refused alone (`ItemRejected`, the server's 400);
 - log-likelihoods come from prompt log-probabilities with one top token (`logprobs=1` with
   `echo`), clamped at -9999 as the server writes them, and a token is the greedy one where it has
   the highest log-probability of the two.
@@ -202,12 +203,12 @@ class VllmOfflineModel:
     # Generation
 
     async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0,
-                       stop: list[str] | None = None) -> Completion:
+                       stop: list[str] | None = None, sampling: Mapping[str, float] | None = None) -> Completion:
         ids = self.tokenizer(prompt, add_special_tokens=True).input_ids
-        return await self._generate(ids, max_tokens, temperature, stop)
+        return await self._generate(ids, max_tokens, temperature, stop, sampling)
 
     async def chat(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
-                   stop: list[str] | None = None) -> Completion:
+                   stop: list[str] | None = None, sampling: Mapping[str, float] | None = None) -> Completion:
         """The checkpoint's chat template applied here, as vLLM's server applies it; the rendered
         text already holds any BOS token, so none is added again. Messages the template refuses fail
         alone, as the server answers them with a 400."""
@@ -219,16 +220,18 @@ class VllmOfflineModel:
             raise ItemRejected(f"the chat template of {self.model_id} could not render the messages "
                                f"({type(e).__name__}: {_one_line(e)})") from None
         ids = self.tokenizer(text, add_special_tokens=False).input_ids
-        return await self._generate(ids, max_tokens, temperature, stop)
+        return await self._generate(ids, max_tokens, temperature, stop, sampling)
 
-    async def _generate(self, ids: list[int], max_tokens: int, temperature: float, stop: list[str] | None
-                        ) -> Completion:
+    async def _generate(self, ids: list[int], max_tokens: int, temperature: float, stop: list[str] | None,
+                        sampling: Mapping[str, float] | None = None) -> Completion:
+        """`sampling` (jeval.task.SAMPLING) goes to SamplingParams over the generation config's
+        defaults, as `vllm serve` takes the same fields from a request body."""
         self._check_fits(len(ids), max_tokens)
         defaults = self.generation_defaults
         cap = min(max_tokens, self.max_model_len - len(ids), defaults.get("max_tokens") or max_tokens)
         stops = [s for s in stop or [] if s] or None
-        params = self._sampling(max_tokens=cap, temperature=temperature, stop=stops,
-                                **{k: defaults[k] for k in DEFAULTS_FROM_GENERATION_CONFIG if k in defaults})
+        chosen = {**{k: defaults[k] for k in DEFAULTS_FROM_GENERATION_CONFIG if k in defaults}, **(sampling or {})}
+        params = self._sampling(max_tokens=cap, temperature=temperature, stop=stops, **chosen)
         found = await self._run(ids, params)
         out = found.outputs[0]
         text, stopped = cut_at_stop(out.text, stop)

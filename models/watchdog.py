@@ -8,7 +8,9 @@ watchdog starts COMMAND and stays between the two:
 The watchdog ends the tree (SIGTERM to COMMAND's process group, then after `--grace` seconds
 SIGKILL to the group and to every descendant left) when any of these happens:
 
-- jeval asks (SIGTERM, SIGINT or SIGHUP to the watchdog; `ModelServer.stop()` does this);
+- jeval asks (SIGTERM, SIGINT or SIGHUP to the watchdog; `ModelServer.stop()` does this). Asked
+  again while it waits out the grace, it kills the tree at once (`ModelServer.kill()`, a second
+  Ctrl-C of `jeval serve`);
 - jeval is gone, however it died, SIGKILL included. The watchdog learns it from its parent-death
   signal (`prctl(PR_SET_PDEATHSIG)`) and, as a fallback, by polling: its parent pid is no longer
   jeval's;
@@ -152,7 +154,7 @@ class Tree:
 
     def end(self, grace_s: float) -> None:
         """SIGTERM to the group, wait up to `grace_s` for every descendant (cut short by a second
-        request to stop: `ModelServer.stop(hurry=True)`), then SIGKILL what is left.
+        request to stop: `ModelServer.stop(hurry=True)`, `ModelServer.kill()`), then SIGKILL what is left.
         The group is signalled only while a descendant lives, so that its id cannot be a reused one."""
         if self.reap():
             self.signal_group(signal.SIGTERM)

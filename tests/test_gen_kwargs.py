@@ -1,30 +1,59 @@
 """`jeval run --gen-kwargs` and `--system-prompt`: the requests sent carry them, the protocol says so
-(never one leaderboard column with the task's own protocol), the cache keys differ, the decoding
-record keeps them, and what cannot take them is refused on one line.
+(never one leaderboard column with the task's own protocol), the cache keys differ (and a run
+without them keeps the keys runs stored before they existed), the decoding record keeps them, the
+sampling settings reach the engine (the in-process model's generate(), a server's request body,
+lm-eval's bridged tasks), and what cannot take them is refused on one line.
 
-The endpoint is a loopback double of an OpenAI-compatible server that records every request body
-and answers each JCommonsenseQA item with its target: a test double, so said (what is under test
-is what jeval sends and records, not a model)."""
+The endpoint of the request-body tests is a loopback double of an OpenAI-compatible server that
+records every request body and answers each JCommonsenseQA item with its target: a test double,
+so said (what is under test is what jeval sends and records, not a model). The behaviour tests run
+the tiny checkpoint in process."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+import sqlite3
 import threading
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from conftest import error_lines, jeval
+from conftest import error_lines, jeval, run_files
 from http_support import JsonHandler
+from lmeval_support import OFFLINE
 
+from jeval.cache import cache_key
 from jeval.errors import JevalError
-from jeval.overrides import GenKwargs, Overrides, parse_gen_kwargs, read_system_prompt
+from jeval.identity import ModelIdentity
+from jeval.overrides import GenKwargs, Overrides, check_engine, parse_gen_kwargs, read_system_prompt
 from jeval.planning import plan
 from jeval.registry import load_registry
-from jeval.task import Request
+from jeval.task import SAMPLING, Request
+
+ITEMS = Path(__file__).parent / "fixtures" / "lmeval_any" / "items.jsonl"
+TINY_GEN = """task: tiny_gen
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {items}
+test_split: test
+doc_to_text: "問題：{{question}}\\n答え："
+output_type: generate_until
+doc_to_target: "{{answer}}"
+generation_kwargs:
+  until: ["\\n"]
+  max_gen_toks: 8
+metric_list:
+  - metric: exact_match
+"""
+"""An lm-eval generation task over a fixture file (lm-eval's `json` loader: no network); greedy,
+answers cut at a newline or 8 tokens."""
+EVERY_SETTING = ("temperature=0.7,top_p=0.9,top_k=40,min_p=0.05,repetition_penalty=1.1,presence_penalty=0.2,"
+                 "frequency_penalty=-0.3")
 
 
 class RecordingServer(JsonHandler):
@@ -84,11 +113,26 @@ def test_gen_kwargs_read_as_lm_eval_writes_them():
     assert parse_gen_kwargs("do_sample=true") == GenKwargs(temperature=1.0), "sampling at the usual temperature"
     assert parse_gen_kwargs("do_sample=true,temperature=0.5").temperature == 0.5
     assert parse_gen_kwargs("max_new_tokens=7").max_tokens == 7
+    every = parse_gen_kwargs(EVERY_SETTING)
+    assert every.sampling() == {"top_p": 0.9, "top_k": 40, "min_p": 0.05, "repetition_penalty": 1.1,
+                                "presence_penalty": 0.2, "frequency_penalty": -0.3}
+    assert isinstance(every.top_k, int)
+    assert parse_gen_kwargs("do_sample=true,top_k=0").top_k == 0, "0: no limit, as vLLM and transformers read it"
+    assert parse_gen_kwargs("repetition_penalty=1.2").sampling() == {"repetition_penalty": 1.2}, "penalties act greedy"
 
 
 @pytest.mark.parametrize(("given", "says"), [
     ("temprature=0.7", "unknown generation setting"),
-    ("top_p=0.9", "do not send top_p"),
+    ("top_p=0", r"top_p=0: must be a finite number, in \(0, 1\]"),
+    ("top_p=1.5", r"in \(0, 1\]"),
+    ("top_k=-1", "must be 0 or more"),
+    ("top_k=1.5", "not a whole number"),
+    ("min_p=2", r"in \[0, 1\]"),
+    ("repetition_penalty=0", "above 0"),
+    ("presence_penalty=2.5", r"in \[-2, 2\]"),
+    ("frequency_penalty=nan", r"in \[-2, 2\]"),
+    ("do_sample=false,top_p=0.9", "top_p only narrows what sampling draws from"),
+    ("temperature=0,top_k=5,min_p=0.1", "top_k, min_p only narrow what sampling draws from"),
     ("temperature=hot", "not a number"),
     ("temperature=-1", "0 or more"),
     ("max_gen_toks=0", "1 or more"),
@@ -108,6 +152,10 @@ def test_the_protocol_suffix_has_sorted_keys_and_leaves_the_seed_out():
     overrides = Overrides(parse_gen_kwargs("temperature=0.7,max_gen_toks=512,seed=1"))
     assert overrides.suffix() == "/gen:max_tokens=512,temperature=0.7"
     assert overrides.record() == {"gen_kwargs": {"max_tokens": 512, "temperature": 0.7, "seed": 1}}
+    every = Overrides(parse_gen_kwargs(EVERY_SETTING + ",seed=2"))
+    assert every.suffix() == ("/gen:frequency_penalty=-0.3,min_p=0.05,presence_penalty=0.2,repetition_penalty=1.1,"
+                              "temperature=0.7,top_k=40,top_p=0.9")
+    assert GenKwargs.from_record(every.record()["gen_kwargs"]) == every.gen, "the record reads back"
     text = "あなたは誠実なアシスタントです。"
     digest = hashlib.sha256(text.encode()).hexdigest()
     assert Overrides(system_prompt=text).suffix() == f"/system:{digest[:8]}"
@@ -195,3 +243,228 @@ def test_log_likelihood_tasks_are_left_as_they_are_and_the_run_says_so(tmp_path,
     [planned] = made.tasks
     assert "/gen:" not in planned.protocol and not planned.overrides
     assert "change nothing" in caplog.text and "ppl" in caplog.text
+
+
+IDENTITY = ModelIdentity("m", "sha256:" + "ab" * 32, "weights", "transformers", "transformers 5.23.0, torch 2.13.0",
+                         {"device": "cpu", "dtype": "float32"})
+
+
+@pytest.mark.parametrize(("asked", "seed", "stored"), [
+    (dict(task="t", key="1", prompt="問題：1たす1は？\n答え：", max_tokens=8, target="2", stop=("\n",)), None,
+     "06516abf19d9aa489d5a38809baf553d9001e661e78db89bc98199c523d5a33e"),
+    (dict(task="t", key="1", prompt="問題：1たす1は？\n答え：", max_tokens=8, target="2", stop=("\n",)), 5,
+     "06516abf19d9aa489d5a38809baf553d9001e661e78db89bc98199c523d5a33e"),
+    (dict(task="t", key="2", prompt="q", max_tokens=16, target="",
+          messages=({"role": "user", "content": "こんにちは"},)),
+     None, "882071370b73b87ed3c8d286f9bfb5f69c32f894d20b31ba2e53283019071274"),
+    (dict(task="t", key="3", prompt="p", max_tokens=32, target="", temperature=0.7, sample=2), 5,
+     "c933a8f81c487b486848b6a1a0a93a6a185020f8dff8608b716f54cabba3f3f2"),
+])
+def test_a_request_without_sampling_settings_keeps_the_cache_key_runs_stored_before_they_existed(asked, seed, stored):
+    """The keys were computed by jeval before requests could carry sampling settings (commit
+    b1cddb0): greedy and sampled runs without them meet the cache entries those runs stored."""
+    request = Request(**asked)
+    assert not set(SAMPLING) & set(request.payload(seed))
+    assert cache_key(IDENTITY, request.payload(seed)) == stored
+
+
+def test_sampling_settings_go_into_the_payload_and_narrowing_ones_need_a_sampled_request():
+    plain = Request("t", "k", "p", 8, "")
+    asked = Overrides(parse_gen_kwargs("temperature=0.7,top_k=5,repetition_penalty=1.2")).apply(plain)
+    assert asked.payload() == {**plain.payload(), "temperature": 0.7, "top_k": 5, "repetition_penalty": 1.2}
+    assert cache_key(IDENTITY, asked.payload()) != cache_key(IDENTITY, plain.payload())
+    greedy_penalty = Overrides(parse_gen_kwargs("repetition_penalty=1.2")).apply(plain)
+    assert greedy_penalty.payload() == {**plain.payload(), "repetition_penalty": 1.2}, "a penalty acts when greedy too"
+    narrowing = Overrides(parse_gen_kwargs("top_p=0.9,repetition_penalty=1.2"))
+    with pytest.raises(JevalError, match="top_p only narrows what sampling draws from, and jsquad decodes greedily"):
+        narrowing.apply_all([Request("jsquad", "k", "p", 8, ""), Request("jsquad", "j", "q", 8, "")])
+    mixed = narrowing.apply_all([Request("jmt_bench", "math", "p", 8, ""),
+                                 Request("jmt_bench", "writing", "p", 8, "", temperature=0.7)])
+    assert mixed[0].payload() == {**plain.payload(), "repetition_penalty": 1.2}, "a no-op left off a greedy request"
+    assert mixed[1].sampling == {"top_p": 0.9, "repetition_penalty": 1.2}, "the task's own sampling takes it"
+
+
+def test_a_dialogues_later_turns_are_asked_with_the_first_turns_settings():
+    [task] = load_registry().resolve(["jmt_bench"])
+    first = Overrides(parse_gen_kwargs("temperature=0.7,top_p=0.9,max_gen_toks=64")).apply(
+        Request("jmt_bench", "81", "q1", 1024, "", metadata={"turns": ["q1", "q2"], "turn": 1},
+                messages=({"role": "user", "content": "q1"},)))
+    second = task.follow_up(first, "a1")
+    assert second is not None and second.messages[-1] == {"role": "user", "content": "q2"}
+    assert (second.temperature, second.max_tokens, second.sampling) == (0.7, 64, {"top_p": 0.9})
+
+
+def test_for_lm_eval_a_temperature_brings_its_do_sample_and_the_length_is_max_gen_toks():
+    assert parse_gen_kwargs("temperature=0.7,max_gen_toks=64,top_p=0.9,seed=1").lm_eval() == {
+        "temperature": 0.7, "do_sample": True, "max_gen_toks": 64, "top_p": 0.9}
+    assert parse_gen_kwargs("do_sample=false").lm_eval() == {"temperature": 0.0, "do_sample": False}
+    assert parse_gen_kwargs("repetition_penalty=1.3").lm_eval() == {"repetition_penalty": 1.3}, \
+        "do_sample, until and max_gen_toks stay the task's own"
+
+
+@pytest.mark.parametrize(("engine", "given", "says"), [
+    ("transformers-serve", "temperature=0.7,top_k=5", "top_k (`transformers serve` answers 422 to it"),
+    ("transformers-serve", "temperature=0.7,min_p=0.1,repetition_penalty=1.1", "min_p (`transformers serve`"),
+    ("transformers-serve", "presence_penalty=0.5", "presence_penalty (`transformers serve` ignores it)"),
+    ("transformers-serve", "frequency_penalty=0.5", "reads it as repetition_penalty=1+value"),
+    ("transformers", "presence_penalty=0.5,frequency_penalty=0.1",
+     "presence_penalty (transformers' generate() has no such setting); frequency_penalty"),
+])
+def test_a_setting_the_engine_would_not_apply_is_refused_naming_it(engine, given, says):
+    with pytest.raises(JevalError) as refused:
+        check_engine(Overrides(parse_gen_kwargs(given)), engine)
+    assert says in str(refused.value) and f"the {engine} engine cannot apply" in str(refused.value)
+
+
+def test_engines_that_apply_a_setting_take_it():
+    check_engine(Overrides(parse_gen_kwargs("temperature=0.7,top_p=0.9")), "transformers-serve")
+    check_engine(Overrides(parse_gen_kwargs("temperature=0.7,top_k=3,min_p=0.1,repetition_penalty=1.1")),
+                 "transformers")
+    for engine in ("vllm", "vllm-offline", "openai-compatible"):
+        check_engine(Overrides(parse_gen_kwargs(EVERY_SETTING)), engine)
+
+
+def test_every_sampling_setting_reaches_the_request_body(server, prepared, tmp_path):
+    handler, url = server
+    results_of(run(url, prepared, tmp_path, "plain"))
+    assert handler.bodies and all(not set(SAMPLING) & set(b) for b in handler.bodies), "a run without them sends none"
+    handler.bodies.clear()
+
+    changed = results_of(run(url, prepared, tmp_path, "every", "--gen-kwargs", EVERY_SETTING))
+    task = changed["tasks"]["jcommonsenseqa"]
+    assert task["protocol"] == ("jeval-jaster-1/gen:frequency_penalty=-0.3,min_p=0.05,presence_penalty=0.2,"
+                                "repetition_penalty=1.1,temperature=0.7,top_k=40,top_p=0.9+standin-data")
+    expected = {"temperature": 0.7, "top_p": 0.9, "top_k": 40, "min_p": 0.05, "repetition_penalty": 1.1,
+                "presence_penalty": 0.2, "frequency_penalty": -0.3}
+    assert len(handler.bodies) == 3
+    assert all({k: b.get(k) for k in expected} == expected for b in handler.bodies), handler.bodies[0]
+    assert task["decoding"]["overrides"] == {"gen_kwargs": expected}
+
+    handler.bodies.clear()
+    again = results_of(run(url, prepared, tmp_path, "again", "--gen-kwargs", EVERY_SETTING))
+    assert handler.bodies == [] and again["requests"]["from_cache"] == 3
+
+
+def test_a_setting_the_engine_cannot_apply_is_refused_before_anything_starts(prepared, tiny_checkpoint, tmp_path):
+    common = ("run", "--model", tiny_checkpoint, "--tasks", "jcommonsenseqa", "--data-dir", prepared,
+              "--cache", tmp_path / "cache.sqlite", "--output", tmp_path / "out")
+    line = one_error(jeval(*common, "--gen-kwargs", "temperature=0.7,top_k=5"))
+    assert "top_k (`transformers serve` answers 422 to it" in line and "transformers-serve engine" in line
+    line = one_error(jeval(*common, "--backend", "local", "--gen-kwargs", "frequency_penalty=0.5"))
+    assert "frequency_penalty (transformers' generate() has no such setting)" in line
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache.sqlite").exists(), "nothing started"
+
+
+def sample_rows(output: Path, run_id: str, task: str) -> list[dict]:
+    [path] = [p for p in run_files(output, f"samples/{task}.jsonl") if p.parts[-3] == run_id]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_top_k_1_at_temperature_1_answers_as_greedy_decoding_in_process(prepared, tiny_checkpoint, tmp_path):
+    def local(run_id: str, given: str) -> tuple[dict, list[str]]:
+        results = results_of(jeval("run", "--model", tiny_checkpoint, "--backend", "local", "--tasks",
+                                   "jcommonsenseqa", "--data-dir", prepared, "--cache", tmp_path / "cache.sqlite",
+                                   "--output", tmp_path / "out", "--limit", "3", "--run-id", run_id, "--json",
+                                   "--gen-kwargs", given))
+        return results, [r["output"] for r in sample_rows(tmp_path / "out", run_id, "jcommonsenseqa")]
+
+    _, greedy = local("greedy", "max_gen_toks=16")
+    top1, answers = local("top1", "temperature=1.0,top_k=1,max_gen_toks=16")
+    assert top1["requests"]["sent"] == 3, "asked anew, not answered from the greedy run's entries"
+    assert top1["tasks"]["jcommonsenseqa"]["protocol"].startswith("jeval-jaster-1/gen:max_tokens=16,temperature=1,"
+                                                                    "top_k=1")
+    assert answers == greedy and any(answers)
+
+
+def test_sampling_settings_reach_generate_in_process(tiny_checkpoint):
+    """top_k=1 (and min_p=1) at temperature 1 answer as greedy decoding does, while temperature 1
+    alone, from the same torch seed, does not: the settings reached generate(). A repetition
+    penalty changes greedy answers; a presence penalty, which generate() lacks, is refused."""
+    import torch
+
+    from jeval.models.inprocess import LocalSettings
+    from jeval.models.local import LocalModel
+
+    model = LocalModel(tiny_checkpoint, LocalSettings(threads=1))
+    prompts = ["今日は", "日本の首都は", "問題：1たす1は？\n答え：", "猫が"]
+
+    def answers(temperature: float = 0.0, **sampling: float) -> list[str]:
+        torch.manual_seed(0)
+
+        async def all_of() -> list[str]:
+            found = await asyncio.gather(*(model.complete(p, max_tokens=16, temperature=temperature,
+                                                          sampling=sampling or None) for p in prompts))
+            return [c.text for c in found]
+
+        return asyncio.run(all_of())
+
+    try:
+        greedy = answers()
+        assert answers(1.0, top_k=1) == greedy
+        assert answers(1.0, min_p=1.0) == greedy
+        assert answers(1.0) != greedy, "sampling at temperature 1 draws other answers"
+        assert answers(repetition_penalty=1.8) != greedy
+        with pytest.raises(JevalError, match="presence_penalty: the in-process transformers engine cannot apply it"):
+            asyncio.run(model.complete("今日は", max_tokens=4, sampling={"presence_penalty": 0.5}))
+    finally:
+        asyncio.run(model.aclose())
+
+
+@pytest.fixture(scope="module")
+def include(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("lm-eval-configs")
+    (folder / "tiny_gen.yaml").write_text(TINY_GEN.replace("{items}", str(ITEMS)), encoding="utf-8")
+    return folder
+
+
+def bridged(tmp: Path, include: Path, checkpoint: Path, run_id: str, *extra: str):
+    return jeval("run", "--model", checkpoint, "--backend", "local", "--tasks", "lm-eval:tiny_gen",
+                 "--lm-eval-include", include, "--cache", tmp / "cache.sqlite", "--output", tmp / "out",
+                 "--run-id", run_id, "--json", *extra, env=OFFLINE, cwd=tmp)
+
+
+def last_error(proc) -> str:
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    return error_lines(proc)[-1]
+
+
+def test_lm_eval_generation_tasks_take_gen_kwargs_over_their_own(include, tiny_checkpoint, tmp_path):
+    from jeval.models.inprocess import LocalSettings
+    from jeval.models.local import LocalModel
+
+    plain = results_of(bridged(tmp_path, include, tiny_checkpoint, "plain"))["tasks"]["lm-eval:tiny_gen"]
+    assert plain["protocol"] == "lm-eval-0.4.13/tiny_gen" and "overrides" not in plain["decoding"]
+
+    results = results_of(bridged(tmp_path, include, tiny_checkpoint, "top1", "--gen-kwargs",
+                                 "temperature=1.0,top_k=1,max_gen_toks=6,seed=4"))
+    task = results["tasks"]["lm-eval:tiny_gen"]
+    assert task["protocol"] == "lm-eval-0.4.13/tiny_gen/gen:max_tokens=6,temperature=1,top_k=1"
+    assert task["decoding"]["overrides"] == {"gen_kwargs": {"max_tokens": 6, "temperature": 1.0, "top_k": 1,
+                                                            "seed": 4}}
+    assert task["decoding"]["tiny_gen"]["generation_kwargs"] == {
+        "until": ["\n"], "max_gen_toks": 6, "temperature": 1.0, "do_sample": True, "top_k": 1}, "the task's until kept"
+
+    rows = sample_rows(tmp_path / "out", "top1", "lm-eval:tiny_gen")
+    model = LocalModel(tiny_checkpoint, LocalSettings(batch_size=1, threads=1))
+    try:
+        for row in rows:
+            expected = asyncio.run(model.complete(row["prompt"], max_tokens=6, stop=["\n"])).text
+            assert row["resps"] == [[expected]], "top_k=1 answers as greedy decoding does"
+    finally:
+        asyncio.run(model.aclose())
+
+    with sqlite3.connect(tmp_path / "cache.sqlite") as db:
+        asked = [json.loads(r) for (r,) in db.execute("SELECT request FROM generations")]
+    greedy, sampled = [r for r in asked if r["temperature"] == 0], [r for r in asked if r["temperature"] > 0]
+    assert len(greedy) == len(sampled) == 4
+    assert all(set(r) == {"kind", "prompt", "max_tokens", "temperature", "stop"} for r in greedy), \
+        "a run without them sends what it always sent"
+    assert all((r["top_k"], r["seed"], r["max_tokens"], r["stop"]) == (1, 4, 6, ["\n"]) for r in sampled)
+
+
+def test_narrowing_a_greedy_lm_eval_task_or_giving_it_a_system_prompt_is_refused(include, tiny_checkpoint,
+                                                                                   tmp_path):
+    line = last_error(bridged(tmp_path, include, tiny_checkpoint, "narrow", "--gen-kwargs", "top_k=5"))
+    assert "top_k only narrows what sampling draws from, and lm-eval:tiny_gen decodes greedily" in line
+    line = last_error(bridged(tmp_path, include, tiny_checkpoint, "system", "--system-prompt", "S"))
+    assert "--system-prompt cannot reach lm-eval's bridged generation tasks (lm-eval:tiny_gen" in line

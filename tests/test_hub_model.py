@@ -10,6 +10,7 @@ with X-Repo-Commit and ETag headers). It serves the tiny checkpoint's files, cop
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -104,16 +105,26 @@ class FakeHub(JsonHandler):
         self._answer(body=False)
 
 
-@pytest.fixture
-def hub(tiny_checkpoint):
-    files = {name: (tiny_checkpoint / name).read_bytes() for name in CHECKPOINT_NAMES}
+@contextlib.contextmanager
+def fake_hub(checkpoint: Path):
+    """A loopback Hub holding `checkpoint` as REPO (and a gated repo): its handler class (which
+    records the requests it saw) and its URL."""
+    files = {name: (checkpoint / name).read_bytes() for name in CHECKPOINT_NAMES}
     files.update(dict.fromkeys(EXTRA_NAMES, b"not a checkpoint file"))
     handler = type("Hub", (FakeHub,), {"files": files, "gated": {"jeval-test/gated"}, "seen": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield handler, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield handler, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def hub(tiny_checkpoint):
+    with fake_hub(tiny_checkpoint) as found:
+        yield found
 
 
 def hub_env(url: str, home: Path, offline: bool = False) -> dict[str, str]:

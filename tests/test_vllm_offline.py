@@ -194,6 +194,33 @@ def test_an_answer_cut_by_max_tokens_ends_with_length_on_both_paths(offline, ser
     assert (in_process.finish_reason, in_process.completion_tokens) == ("length", 2)
 
 
+SAMPLINGS = [({"repetition_penalty": 1.8}, 0.0), ({"presence_penalty": 1.5, "frequency_penalty": 1.0}, 0.0),
+             ({"top_k": 1}, 1.0), ({"min_p": 1.0}, 1.0), ({"top_p": 1e-6}, 1.0)]
+"""Penalties, which change greedy answers, and narrowing settings that leave sampling at
+temperature 1 only the most likely token, so that its answers are the greedy ones."""
+
+
+def test_sampling_settings_reach_the_engine_on_both_paths(offline, vllm_double, tiny_checkpoint):
+    server, resolved = vllm_server(vllm_double, tiny_checkpoint)
+    greedy = [asyncio.run(offline.complete(p, max_tokens=12)).text for p in PROMPTS]
+    try:
+        for sampling, temperature in SAMPLINGS:
+            async def answers(model, sampling=sampling, temperature=temperature):
+                return [(await model.complete(p, max_tokens=12, temperature=temperature, sampling=sampling)).text
+                        for p in PROMPTS]
+
+            in_process, over_http = on_both(offline, resolved, answers)
+            assert in_process == over_http, sampling
+            assert (in_process == greedy) == (temperature > 0), sampling
+    finally:
+        server.close()
+    sent = {k for body in server.seen for k in body}
+    assert {"repetition_penalty", "presence_penalty", "frequency_penalty", "top_k", "min_p", "top_p"} <= sent, \
+        "each went in the request body, as vLLM's server reads it"
+    with pytest.raises(ItemRejected, match=r"presence_penalty must be in \[-2, 2\]"):
+        asyncio.run(offline.complete(PROMPTS[0], max_tokens=2, sampling={"presence_penalty": 3.0}))
+
+
 def test_the_checkpoints_generation_config_caps_max_tokens_as_vllm_serve_does(offline, vllm_double,
                                                                               tiny_checkpoint, tmp_path):
     longest = longest_prompt(offline)

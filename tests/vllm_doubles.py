@@ -19,7 +19,11 @@ token already present keeping one entry; generation stops at `max_tokens` or the
 string, which is cut from the text ("stop", `stop_reason` the string); the server clamps -inf to
 -9999, writes each token as its text decoded alone (or `token_id:N` with
 `return_tokens_as_token_ids`), and refuses with 400 a prompt whose tokens and `max_tokens` exceed
-the context. What it leaves out: n > 1, penalties, min_p, beam search, LoRA, multimodal inputs.
+the context. Sampling follows vLLM's sampler: the repetition penalty (over the prompt's and the
+output's tokens: a positive logit divided by it, any other multiplied), then the frequency and
+presence penalties (over the output's tokens), all before a greedy pick; when sampling, the
+temperature, then min_p (relative to the most likely token), top-k and top-p. What it leaves out,
+refusing it where asked: n > 1, beam search, LoRA, multimodal inputs.
 """
 
 from __future__ import annotations
@@ -88,15 +92,22 @@ class SamplingParams:
             raise ValueError(f"top_p must be in (0, 1], got {top_p}.")
         if not 0.0 < repetition_penalty <= 2.0:
             raise ValueError(f"repetition_penalty must be in (0, 2], got {repetition_penalty}.")
-        unsupported = {"n": (n, 1), "min_p": (min_p, 0.0), "repetition_penalty": (repetition_penalty, 1.0),
-                       "presence_penalty": (presence_penalty, 0.0), "frequency_penalty": (frequency_penalty, 0.0)}
-        for name, (value, neutral) in unsupported.items():
-            if value != neutral:
-                raise NotImplementedError(f"the vLLM test double does not implement {name}={value}")
+        for name, value in (("presence_penalty", presence_penalty), ("frequency_penalty", frequency_penalty)):
+            if not -2.0 <= value <= 2.0:
+                raise ValueError(f"{name} must be in [-2, 2], got {value}.")
+        if top_k < -1:
+            raise ValueError(f"top_k must be 0 (disable), or at least 1, got {top_k}.")
+        if not 0.0 <= min_p <= 1.0:
+            raise ValueError(f"min_p must be in [0, 1], got {min_p}.")
+        if n != 1:
+            raise NotImplementedError(f"the vLLM test double does not implement n={n}")
         self.n = n
         self.temperature = temperature
         self.top_p, self.top_k, self.min_p = (1.0, 0, 0.0) if temperature < _SAMPLING_EPS else (top_p, top_k, min_p)
+        self.top_k = max(self.top_k, 0)
         self.repetition_penalty = repetition_penalty
+        self.presence_penalty = presence_penalty
+        self.frequency_penalty = frequency_penalty
         self.seed = seed
         self.stop = [stop] if isinstance(stop, str) else list(stop or [])
         self.stop_token_ids = list(stop_token_ids or [])
@@ -247,7 +258,7 @@ class LLM:
         while finish is None:
             logits = self.model(input_ids=torch.tensor([ids + out])).logits[0, -1].float()
             logprobs = torch.log_softmax(logits, dim=-1)
-            token = self._next_token(logits, params, generator)
+            token = self._next_token(logits, params, generator, ids, out)
             out.append(token)
             if params.logprobs is not None:
                 sampled.append(self._position(logprobs, token, params.logprobs, params))
@@ -274,10 +285,28 @@ class LLM:
                                                else None, finish, stop_reason)])
 
     @staticmethod
-    def _next_token(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator) -> int:
+    def _penalized(logits: torch.Tensor, params: SamplingParams, prompt: list[int], out: list[int]) -> torch.Tensor:
+        """The logits after the repetition, frequency and presence penalties, as vLLM applies them."""
+        logits = logits.clone()
+        if params.repetition_penalty != 1.0:
+            seen = torch.tensor(sorted(set(prompt) | set(out)), dtype=torch.long)
+            picked = logits[seen]
+            logits[seen] = torch.where(picked > 0, picked / params.repetition_penalty,
+                                       picked * params.repetition_penalty)
+        if out and (params.frequency_penalty or params.presence_penalty):
+            counts = torch.bincount(torch.tensor(out), minlength=logits.shape[0])[:logits.shape[0]].float()
+            logits -= params.frequency_penalty * counts + params.presence_penalty * (counts > 0).float()
+        return logits
+
+    @staticmethod
+    def _next_token(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator, prompt: list[int],
+                    out: list[int]) -> int:
+        logits = LLM._penalized(logits, params, prompt, out)
         if params.temperature < _SAMPLING_EPS:
             return int(logits.argmax())
         probs = torch.softmax(logits / params.temperature, dim=-1)
+        if params.min_p > 0:
+            probs = torch.where(probs >= params.min_p * probs.max(), probs, 0.0)
         if params.top_k > 0:
             cutoff = torch.topk(probs, params.top_k).values[-1]
             probs = torch.where(probs >= cutoff, probs, 0.0)
@@ -379,6 +408,8 @@ class VllmStyleServer:
         chosen = {name: body[name] if body.get(name) is not None else defaults.get(name, neutral)
                   for name, neutral in (("repetition_penalty", 1.0), ("temperature", 1.0), ("top_p", 1.0),
                                         ("top_k", 0), ("min_p", 0.0))}
+        chosen.update(presence_penalty=body.get("presence_penalty") or 0.0,
+                      frequency_penalty=body.get("frequency_penalty") or 0.0)
         return SamplingParams(**chosen, seed=body.get("seed"), stop=body.get("stop"), max_tokens=max_tokens,
                               logprobs=body.get("logprobs"), prompt_logprobs=prompt_logprobs)
 

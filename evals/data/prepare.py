@@ -19,6 +19,7 @@ from jeval import __version__
 from jeval.data.download import Checkout, Fetched, Mirror, Missing, fetch
 from jeval.errors import JevalError, Unavailable
 from jeval.io import atomic_write_json, new_temp_dir, read_json
+from jeval.source_status import NOT_CHECKED, commercial_use
 from jeval.task import ChoosesPromptText, ImportsPreprocessed, PrepareOptions, Source, Task
 
 MANIFEST = "manifest.json"
@@ -172,9 +173,14 @@ def load_manifest(task: Task, data_dir: Path) -> dict[str, Any]:
 
 
 def sources_table(tasks: list[Task]) -> list[dict[str, Any]]:
-    return [
-        {"task": t.spec.name, "url": s.url, "sha256": s.sha256, "mirror_path": s.mirror_path, "license": s.license,
-         "defines_prompt": s.defines_prompt}
-        for t in tasks
-        for s in t.sources()
-    ]
+    """Every source of `tasks`, with what is known of it (`jeval.source_status`)."""
+    rows = []
+    for t in tasks:
+        for s in t.sources():
+            status = s.status or NOT_CHECKED
+            rows.append({"task": t.spec.name, "url": s.url, "sha256": s.sha256, "mirror_path": s.mirror_path,
+                         "license": s.license, "defines_prompt": s.defines_prompt, "upstream": status.upstream,
+                         "access": status.access, "commercial_use": commercial_use(s.license),
+                         "status_basis": status.basis if s.status else "declared without a status",
+                         "unavailable": s.unavailable})
+    return rows

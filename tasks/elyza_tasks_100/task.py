@@ -35,6 +35,7 @@ from typing import Any
 
 from jeval.errors import JevalError
 from jeval.io import atomic_write_jsonl
+from jeval.source_status import GITHUB_PINNED, SourceStatus
 from jeval.task import Source
 from jeval.tasks.chat_bench.files import ChatQuestion, read_questions
 from jeval.tasks.chat_bench.task import ChatBenchTask, ChatProtocol
@@ -53,11 +54,14 @@ TEST_CSV = Source(
         "6fef053b2eb8b7952d873a4bb45000a515785745/test.csv",
         "https://raw.githubusercontent.com/wmoto-ai/elyza-tasks-100-humanevaluator/"
         "50c4d7511f9e304d8840293e0bac9f25c919a19d/data/elyza_tasks_100.csv",
-    ))
+    ),
+    status=SourceStatus("available", "open", "its checksum is that of the two public GitHub copies, at pinned "
+                                             "commits, tried where Hugging Face does not give the file"))
 AUTOEVAL_COMMIT = "75413eaad90ce47ef648f2be60960f8d2b35d88f"
 JUDGE_PROMPT = Source(
     f"https://raw.githubusercontent.com/Northern-System-Service/gpt4-autoeval/{AUTOEVAL_COMMIT}/assets/prompt_eval.txt",
-    "f95cde798920d6d3600a403bfd31927e26f62bdc0eed48aa6e4c3cb95968a459", "MIT (Northern-System-Service/gpt4-autoeval)")
+    "f95cde798920d6d3600a403bfd31927e26f62bdc0eed48aa6e4c3cb95968a459", "MIT (Northern-System-Service/gpt4-autoeval)",
+    status=GITHUB_PINNED)
 """The judge's prompt, not the answers' (the judge records the prompt set it used), so a stand-in
 copy does not mark the generation protocol."""
 JUDGE_PROMPT_NAME = "elyza-autoeval"

@@ -31,6 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jeval.io import atomic_write_jsonl
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import Source
 from jeval.tasks.chat_bench.files import ChatQuestion, read_answers, read_judge_prompts, read_questions
 from jeval.tasks.chat_bench.task import ChatBenchTask, ChatProtocol
@@ -40,11 +41,12 @@ COMMIT = "128a862da6a4478c3e80ab3c3b716d1417380751"
 BASE = f"https://raw.githubusercontent.com/ku-nlp/ja-vicuna-qa-benchmark/{COMMIT}/data/jp_bench"
 LICENSE = "Apache-2.0 (ku-nlp/ja-vicuna-qa-benchmark)"
 QUESTIONS = Source(f"{BASE}/question.jsonl", "0a66a22e6c07773c35bfd2c12c1226ff2873d3e7b70981b9dec7ca8efb72b5d0",
-                   LICENSE)
+                   LICENSE, status=GITHUB_PINNED)
 REFERENCE = Source(f"{BASE}/reference_answer/gpt-4/results.jsonl",
-                   "078918a9138607b91e4614097c1f6b1208e9563616ef4a1cc0339aa6526e4427", LICENSE)
+                   "078918a9138607b91e4614097c1f6b1208e9563616ef4a1cc0339aa6526e4427", LICENSE, status=GITHUB_PINNED)
 JUDGE_PROMPTS = Source(f"{BASE}/judge_prompts.jsonl",
-                       "429c07ec35405812b26e10273520d8cd6ffe923808ab6021d431d9ae537be684", LICENSE)
+                       "429c07ec35405812b26e10273520d8cd6ffe923808ab6021d431d9ae537be684", LICENSE,
+                       status=GITHUB_PINNED)
 JUDGE_PROMPT_NAMES = ("pair", "pair-math", "single", "single-math")
 QUESTIONS_FILE = "questions.jsonl"
 REFERENCE_FILE = Path("reference_answer") / "gpt-4.jsonl"

@@ -121,11 +121,12 @@ class AnyTaskHarness(Harness):
         import asyncio
 
         from jeval.tasks.japanese_leaderboard.bridge import JevalLM
-        from jeval.tasks.japanese_leaderboard.evaluate import asked_shots, run_lm_eval, shared_limit
+        from jeval.tasks.japanese_leaderboard.evaluate import asked_gen_kwargs, asked_shots, run_lm_eval, shared_limit
 
         tasks = [p.task for p in planned if isinstance(p.task, AnyLmEvalTask)]
         names = [t.lm_eval_name for t in tasks]
         limit = shared_limit(planned)
+        gen = asked_gen_kwargs(planned)
         include = tuple(str(f) for p in planned for f in p.args.get("include", ()))
         manager = await asyncio.to_thread(open_manager, names, tuple(dict.fromkeys(include)))
         loaded = {}
@@ -136,8 +137,8 @@ class AnyTaskHarness(Harness):
             name = task.lm_eval_name
             label = task.spec.name
             lm = JevalLM(context.model, context.executor, asyncio.get_running_loop(), [label],
-                         _constant(label), _refusal(context, label))
-            out = await run_lm_eval(lm, _roots(name, loaded[name]), manager, limit, asked_shots(planned))
+                         _constant(label), _refusal(context, label), seed=context.seed, gen=gen)
+            out = await run_lm_eval(lm, _roots(name, loaded[name]), manager, limit, asked_shots(planned), gen)
             folded[label] = fold_run(p, name, list(loaded[name]["tasks"]), out, lm.counts)
         return folded
 
@@ -153,7 +154,7 @@ def _roots(name: str, found: dict[str, Any]) -> list[Any]:
 
 def fold_run(p: PlannedTask, name: str, members: list[str], out: dict[str, Any], counts: dict[str, int]
              ) -> TaskOutcome:
-    from jeval.tasks.japanese_leaderboard.evaluate import _plain, fold_samples
+    from jeval.tasks.japanese_leaderboard.evaluate import _plain, fold_samples, with_overrides
 
     samples = []
     for member in members:
@@ -166,8 +167,8 @@ def fold_run(p: PlannedTask, name: str, members: list[str], out: dict[str, Any],
         samples,
         sum(out["n-samples"].get(m, {}).get("effective", 0) for m in members),
         hashlib.sha256(json.dumps(_plain(configs), sort_keys=True).encode()).hexdigest(),
-        _plain({m: {"output_type": c.get("output_type"), "generation_kwargs": c.get("generation_kwargs")}
-                for m, c in configs.items()}),
+        with_overrides(_plain({m: {"output_type": c.get("output_type"), "generation_kwargs": c.get("generation_kwargs")}
+                               for m, c in configs.items()}), p),
         shots=_shots(out.get("n-shot", {}), name, members),
         data_fingerprint=_fingerprint(out.get("task_hashes", {}), members),
         data_sources=_plain([{"task": m, "dataset_path": c.get("dataset_path"), "dataset_name": c.get("dataset_name"),
@@ -198,6 +199,7 @@ class AnyLmEvalTask(HarnessTask):
     """A task named `lm-eval:<name>` on the command line; lm-eval finds and runs it."""
 
     lm_eval_name: str
+    applies_gen_kwargs = True
 
     @property
     def spec(self) -> TaskSpec:

@@ -4,7 +4,9 @@ lm-eval calls `generate_until` and `loglikelihood` from a worker thread with who
 batch goes to the executor on jeval's event loop (so requests run concurrently, the SQLite cache is
 used from one thread, and every answer is committed as it arrives: a killed run asks again only
 what is missing). Generation requests are keyed exactly like jeval's own completion requests and
-share their cache entries.
+share their cache entries: a task's generation_kwargs (its own, updated by `--gen-kwargs` as
+lm-eval's `--gen_kwargs` updates them) become the request's settings, the sampling ones
+(jeval.task.SAMPLING) included, and the run's seed goes with a sampled request.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from lm_eval.api.model import LM
 from jeval.errors import JevalError
 from jeval.executor import Executor, Job
 from jeval.models.model import SPLIT_RULE, Model, Unscorable, cannot_score, generate
+from jeval.overrides import GenKwargs, greedy_refusal
+from jeval.task import SAMPLING, TRUNCATION
 
 DEFAULT_MAX_GEN_TOKS = 256
 """lm-eval's own default when a task sets no `max_gen_toks` (its HF, vLLM and API models)."""
@@ -25,11 +29,17 @@ DEFAULT_MAX_GEN_TOKS = 256
 
 class JevalLM(LM):
     def __init__(self, model: Model, executor: Executor, loop: asyncio.AbstractEventLoop, ll_tasks: list[str],
-                 label: Callable[[Any], str], refusal: JevalError | None = None):
+                 label: Callable[[Any], str], refusal: JevalError | None = None, seed: int | None = None,
+                 gen: GenKwargs | None = None):
         """`ll_tasks` name the tasks in errors about log-likelihoods; `label` gives the jeval task a
         request is counted under; `refusal` is raised when lm-eval asks for log-likelihoods the
-        model cannot give (for tasks whose kind is only known once lm-eval has loaded them)."""
+        model cannot give (for tasks whose kind is only known once lm-eval has loaded them);
+        `seed`: the run's; `gen`: the run's --gen-kwargs (already merged into the tasks' own
+        generation_kwargs by lm-eval), for refusing narrowing settings where every generation
+        request is greedy (they would change nothing)."""
         super().__init__()
+        self.seed = seed
+        self.gen = gen
         self.model = model
         self.executor = executor
         self.loop = loop
@@ -89,10 +99,28 @@ class JevalLM(LM):
             until = [until] if isinstance(until, str) else list(until)
             max_tokens = int(kwargs.get("max_gen_toks", DEFAULT_MAX_GEN_TOKS))
             temperature = float(kwargs.get("temperature", 0.0)) if kwargs.get("do_sample") else 0.0
-            jobs.append(Job({"kind": "completion", "prompt": context, "max_tokens": max_tokens,
-                             "temperature": temperature, "stop": until}, self.label(request)))
+            payload = {"kind": "completion", "prompt": context, "max_tokens": max_tokens,
+                       "temperature": temperature, "stop": until}
+            payload.update(sampling_of(kwargs, temperature))
+            if temperature > 0 and self.seed is not None:
+                payload["seed"] = self.seed
+            jobs.append(Job(payload, self.label(request)))
+        if self.gen is not None and self.gen.narrowing() and jobs and all(j.payload["temperature"] == 0 for j in jobs):
+            raise greedy_refusal(self.gen, ", ".join(dict.fromkeys(j.task for j in jobs)))
 
         async def answer(job: Job) -> dict[str, Any]:
             return await generate(self.model, job.payload)
 
         return [r["text"] for r in self._run_all("generate_until", jobs, answer)]
+
+
+def sampling_of(kwargs: dict[str, Any], temperature: float) -> dict[str, float]:
+    """The sampling settings (jeval.task.SAMPLING) among a task's generation_kwargs, in payload
+    order; those that only narrow sampling are left out of a greedy request, where they are no-ops."""
+    found: dict[str, float] = {}
+    for name in SAMPLING:
+        value = kwargs.get(name)
+        if value is None or (temperature == 0 and name in TRUNCATION):
+            continue
+        found[name] = int(value) if name == "top_k" else float(value)
+    return found

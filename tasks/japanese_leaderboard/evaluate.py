@@ -12,6 +12,7 @@ from typing import Any
 from unittest import mock
 
 from jeval.errors import JevalError
+from jeval.overrides import GenKwargs
 from jeval.task import Harness, HarnessContext, PlannedTask, TaskOutcome
 from jeval.tasks.japanese_leaderboard.diagnostics import number_diagnostics
 from jeval.tasks.japanese_leaderboard.render import lm_eval_version, render_all, render_folder
@@ -63,6 +64,18 @@ def asked_shots(planned: list[PlannedTask]) -> int | None:
     return planned[0].shots_asked if planned else None
 
 
+def asked_gen_kwargs(planned: list[PlannedTask]) -> GenKwargs | None:
+    """The run's --gen-kwargs, as planning recorded them for the generation tasks among these (one
+    run, one set; None: not given, or no task generates)."""
+    found = next((p.overrides["gen_kwargs"] for p in planned if "gen_kwargs" in p.overrides), None)
+    return GenKwargs.from_record(found) if found is not None else None
+
+
+def with_overrides(decoding: dict[str, Any], p: PlannedTask) -> dict[str, Any]:
+    """A task's decoding record, with what --gen-kwargs changed in it (as jeval's own tasks record it)."""
+    return {**decoding, "overrides": dict(p.overrides)} if p.overrides else decoding
+
+
 def quiet_git_hash() -> str | None:
     """What lm-eval records as `git_hash` (`git describe --always` in the working directory),
     asked with git's complaints kept off the terminal: lm-eval lets git print "fatal: not a git
@@ -74,10 +87,11 @@ def quiet_git_hash() -> str | None:
     return found.stdout.strip() or None if found.returncode == 0 else None
 
 
-async def run_lm_eval(lm: Any, tasks: list[Any], manager: Any, limit: int | None, shots: int | None
-                      ) -> dict[str, Any]:
+async def run_lm_eval(lm: Any, tasks: list[Any], manager: Any, limit: int | None, shots: int | None,
+                      gen: GenKwargs | None = None) -> dict[str, Any]:
     """`lm_eval.simple_evaluate` on jeval's model interface, off the event loop (the interface
-    sends its requests back onto the loop), with lm-eval's git probe made quiet."""
+    sends its requests back onto the loop), with lm-eval's git probe made quiet; `gen` (the run's
+    --gen-kwargs) updates the generation tasks' generation_kwargs as lm-eval's --gen_kwargs does."""
     import lm_eval
     import lm_eval.evaluator
 
@@ -85,6 +99,7 @@ async def run_lm_eval(lm: Any, tasks: list[Any], manager: Any, limit: int | None
         out = await asyncio.to_thread(
             lm_eval.simple_evaluate, model=lm, tasks=tasks, task_manager=manager, limit=limit,
             num_fewshot=shots, log_samples=True, bootstrap_iters=100000,
+            gen_kwargs=gen.lm_eval() if gen is not None else None,
         )
     if out is None:
         raise JevalError("lm-eval returned no results")
@@ -108,10 +123,11 @@ class LmEvalHarness(Harness):
         folder = render_folder(context.data_dir)
         rendered = render_all(context.data_dir)
         limit = shared_limit(planned)
+        gen = asked_gen_kwargs(planned)
         lm = JevalLM(context.model, context.executor, asyncio.get_running_loop(), ll_tasks,
-                     lambda request: str(getattr(request, "task_name", "") or ""))
+                     lambda request: str(getattr(request, "task_name", "") or ""), seed=context.seed, gen=gen)
         manager = TaskManager(include_path=str(folder), include_defaults=False)
-        out = await run_lm_eval(lm, names, manager, limit, asked_shots(planned))
+        out = await run_lm_eval(lm, names, manager, limit, asked_shots(planned), gen)
         folded = {}
         for p, task in zip(planned, tasks, strict=True):
             name = task.spec.name
@@ -123,8 +139,9 @@ class LmEvalHarness(Harness):
                 metrics.update(diagnostics)
             folded[name] = TaskOutcome(
                 metrics, rows, out["n-samples"][name]["effective"], rendered[name].prompt_fingerprint,
-                _plain({"output_type": task_config.get("output_type"),
-                        "generation_kwargs": task_config.get("generation_kwargs"), "max_gen_toks_default": 256}),
+                with_overrides(_plain({"output_type": task_config.get("output_type"),
+                                       "generation_kwargs": task_config.get("generation_kwargs"),
+                                       "max_gen_toks_default": 256}), p),
                 shots=out.get("n-shot", {}).get(name, p.shots),
                 extra={"lm_eval": _plain({"version": lm_eval_version(),
                                           "task_version": out.get("versions", {}).get(name),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jeval.io import atomic_write_jsonl
+from jeval.source_status import GITHUB_PINNED, GITHUB_UNPINNED, NOT_CHECKED, SourceStatus
 from jeval.task import Capability, Harness, HarnessTask, Source, TaskSpec
 from jeval.tasks.japanese_leaderboard import convert
 from jeval.tasks.japanese_leaderboard.version import lm_eval_version
@@ -27,31 +28,44 @@ MARC_HINT = (
     "--mirror DIR, laid out as DIR/raw.githubusercontent.com/yahoojapan/JGLUE/"
     f"{JGLUE_COMMIT}/datasets/marc_ja-v1.1/{{train,valid}}-v1.1.json"
 )
+MARC_STATUS = SourceStatus(
+    "dead", "not checked", "JGLUE does not distribute MARC-ja, and its README says the Multilingual Amazon Reviews "
+    "Corpus it is built from is no longer available")
+MGSM_EXEMPLARS_STATUS = SourceStatus(
+    "available", "open", "a public GitHub repository at a pinned commit; the same file is pinned by checksum for the "
+    "mgsm task (jeval.tasks.jaster.mgsm)")
 
 SOURCES = {
     "jcqa_train": Source(f"{JGLUE}/v1.1.0/datasets/jcommonsenseqa-v1.1/train-v1.1.json",
-                         "9b55fae5ecb3aedd6f8ce5bc09196c3b629864668ec6c18eee4d65c0aa48229e", JGLUE_LICENSE),
+                         "9b55fae5ecb3aedd6f8ce5bc09196c3b629864668ec6c18eee4d65c0aa48229e", JGLUE_LICENSE,
+                         status=GITHUB_PINNED),
     "jcqa_valid": Source(f"{JGLUE}/v1.1.0/datasets/jcommonsenseqa-v1.1/valid-v1.1.json",
-                         "0d8d76f3bfa0d174866939882faccdd01fbc2bcd5a76c43748ba0c40a7b3b8d4", JGLUE_LICENSE),
-    "jnli_train": Source(f"{JGLUE}/{JGLUE_COMMIT}/datasets/jnli-v1.1/train-v1.1.json", "", JGLUE_LICENSE),
+                         "0d8d76f3bfa0d174866939882faccdd01fbc2bcd5a76c43748ba0c40a7b3b8d4", JGLUE_LICENSE,
+                         status=GITHUB_PINNED),
+    "jnli_train": Source(f"{JGLUE}/{JGLUE_COMMIT}/datasets/jnli-v1.1/train-v1.1.json", "", JGLUE_LICENSE,
+                         status=GITHUB_UNPINNED),
     "jnli_valid": Source(f"{JGLUE}/{JGLUE_COMMIT}/datasets/jnli-v1.1/valid-v1.1.json",
-                         "39a41d5a112cc6c5baafa7d2464e579843e904a4b7206a4e905517a257f6459c", JGLUE_LICENSE),
+                         "39a41d5a112cc6c5baafa7d2464e579843e904a4b7206a4e905517a257f6459c", JGLUE_LICENSE,
+                         status=GITHUB_PINNED),
     "marc_train": Source(f"{JGLUE}/{JGLUE_COMMIT}/datasets/marc_ja-v1.1/train-v1.1.json", "",
-                         "Amazon MARC terms (user-supplied)", unavailable=MARC_HINT),
+                         "Amazon MARC terms (user-supplied)", unavailable=MARC_HINT, status=MARC_STATUS),
     "marc_valid": Source(f"{JGLUE}/{JGLUE_COMMIT}/datasets/marc_ja-v1.1/valid-v1.1.json", "",
-                         "Amazon MARC terms (user-supplied)", unavailable=MARC_HINT),
-    "jsquad_train": Source(f"{JGLUE}/v1.1.0/datasets/jsquad-v1.1/train-v1.1.json", "", JGLUE_LICENSE),
+                         "Amazon MARC terms (user-supplied)", unavailable=MARC_HINT, status=MARC_STATUS),
+    "jsquad_train": Source(f"{JGLUE}/v1.1.0/datasets/jsquad-v1.1/train-v1.1.json", "", JGLUE_LICENSE,
+                           status=GITHUB_UNPINNED),
     "jsquad_valid": Source(f"{JGLUE}/v1.1.0/datasets/jsquad-v1.1/valid-v1.1.json",
-                           "fb0a57a35281ff03bbe7f0e878cff5b577985fbe6fcb242e7e8ddb63d1c0ab11", JGLUE_LICENSE),
-    "jaqket_train": Source(f"{JAQKET}/train_jaqket_59.350.json", "", "CC BY-SA 4.0"),
-    "jaqket_valid": Source(f"{JAQKET}/dev_jaqket_59.350.json", "", "CC BY-SA 4.0"),
-    "xlsum_train": Source(f"{XLSUM}/train.csv", "", "CC BY-NC-SA 4.0"),
-    "xlsum_validation": Source(f"{XLSUM}/validation.csv", "", "CC BY-NC-SA 4.0"),
-    "xlsum_test": Source(f"{XLSUM}/test.csv", "", "CC BY-NC-SA 4.0"),
+                           "fb0a57a35281ff03bbe7f0e878cff5b577985fbe6fcb242e7e8ddb63d1c0ab11", JGLUE_LICENSE,
+                           status=GITHUB_PINNED),
+    "jaqket_train": Source(f"{JAQKET}/train_jaqket_59.350.json", "", "CC BY-SA 4.0", status=NOT_CHECKED),
+    "jaqket_valid": Source(f"{JAQKET}/dev_jaqket_59.350.json", "", "CC BY-SA 4.0", status=NOT_CHECKED),
+    "xlsum_train": Source(f"{XLSUM}/train.csv", "", "CC BY-NC-SA 4.0", status=NOT_CHECKED),
+    "xlsum_validation": Source(f"{XLSUM}/validation.csv", "", "CC BY-NC-SA 4.0", status=NOT_CHECKED),
+    "xlsum_test": Source(f"{XLSUM}/test.csv", "", "CC BY-NC-SA 4.0", status=NOT_CHECKED),
     "mgsm_test": Source(f"{MGSM}/mgsm_ja.tsv", "59a2b50debe77981fd784cb3b2bef1505e3abf2a37116dc9d7a366ab029b4637",
-                        "CC BY 4.0"),
-    "mgsm_exemplars": Source(f"{MGSM}/exemplars.py", "", "CC BY 4.0", defines_prompt=True),
-    "xwinograd_test": Source(f"{XWINOGRAD}/test.jsonl", "", "CC BY 4.0"),
+                        "CC BY 4.0", status=GITHUB_PINNED),
+    "mgsm_exemplars": Source(f"{MGSM}/exemplars.py", "", "CC BY 4.0", defines_prompt=True,
+                             status=MGSM_EXEMPLARS_STATUS),
+    "xwinograd_test": Source(f"{XWINOGRAD}/test.jsonl", "", "CC BY 4.0", status=NOT_CHECKED),
 }
 
 Split = tuple[str, Callable[[Path], list[dict[str, Any]]]]
@@ -89,6 +103,7 @@ class LmEvalTask(HarnessTask):
     number_answer_filter: str | None = None
     """For tasks whose answer is a number: the lm-eval filter of the strict reading, whose samples
     get answer-format diagnostics (diagnostics.py)."""
+    applies_gen_kwargs = True
 
     @property
     def spec(self) -> TaskSpec:

@@ -19,13 +19,14 @@ from pathlib import Path
 
 from jeval.errors import JevalError
 from jeval.io import read_jsonl
+from jeval.source_status import NOT_CHECKED
 from jeval.task import Source
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
 
 BASE = "https://jaqket.s3.ap-northeast-1.amazonaws.com/data/aio_02"
 LICENSE = "CC BY-SA 4.0 (JAQKET; quoted articles from company or organisation websites are excluded)"
-DEV = Source(f"{BASE}/aio_01_dev.jsonl", "", LICENSE)
-TEST = Source(f"{BASE}/aio_01_test.jsonl", "", LICENSE)
+DEV = Source(f"{BASE}/aio_01_dev.jsonl", "", LICENSE, status=NOT_CHECKED)
+TEST = Source(f"{BASE}/aio_01_test.jsonl", "", LICENSE, status=NOT_CHECKED)
 SEED = 42
 TRAIN_SHARE = 0.9
 

@@ -20,14 +20,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jeval.errors import JevalError
+from jeval.source_status import NOT_CHECKED
 from jeval.task import Source
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
 
 BASE = "https://www2.nict.go.jp/astrec-att/member/mutiyama/ALT"
 RELEASE = "ALT-Parallel-Corpus-20191206"
 LICENSE = "CC BY 4.0 (ALT Parallel Corpus, NICT)"
-CORPUS = Source(f"{BASE}/{RELEASE}.zip", "", LICENSE)
-SPLIT_LISTS = {split: Source(f"{BASE}/URL-{split}.txt", "", LICENSE) for split in ("train", "dev", "test")}
+CORPUS = Source(f"{BASE}/{RELEASE}.zip", "", LICENSE, status=NOT_CHECKED)
+SPLIT_LISTS = {split: Source(f"{BASE}/URL-{split}.txt", "", LICENSE, status=NOT_CHECKED)
+               for split in ("train", "dev", "test")}
 MAX_PAIR_CHARS = 500
 
 Sentences = dict[str, dict[str, str]]

@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from jeval.errors import JevalError
+from jeval.source_status import SourceStatus
 from jeval.task import Source
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
 
@@ -28,7 +29,9 @@ UNAVAILABLE = (
     "MIRROR/s3-ap-northeast-1.amazonaws.com/dev.tech-sketch.jp/chakki/public/chABSA-dataset.zip and run "
     "`jeval data prepare chabsa --mirror MIRROR`, or prepare chabsa from llm-jp-eval's own files with --jaster-dir"
 )
-ZIP = Source(URL, "", "CC BY 4.0 (chABSA-dataset, TIS Inc.)", unavailable=UNAVAILABLE)
+ZIP = Source(URL, "", "CC BY 4.0 (chABSA-dataset, TIS Inc.)", unavailable=UNAVAILABLE,
+             status=SourceStatus("dead", "not checked", "the address chABSA's README and llm-jp-eval give no longer "
+                                                        "serves the zip, and there is no other official copy"))
 SEED = 42
 
 

@@ -18,15 +18,19 @@ import random
 from pathlib import Path
 
 from jeval.errors import JevalError
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import Source
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
 
 COMMIT = "fe772371ef9f893325cd1794bfb42f4cdffdaa9e"
 BASE = f"https://raw.githubusercontent.com/Language-Media-Lab/commonsense-moral-ja/{COMMIT}/data"
 LICENSE = "MIT (commonsense-moral-ja, Copyright 2022 Masashi Takeshita)"
-TRAIN = Source(f"{BASE}/data_train.csv", "46c01bdb6e2f79c2bb2c553606813bc887bda3670949a188b764ccc70b96c828", LICENSE)
-DEV = Source(f"{BASE}/data_val.csv", "28872666ba47ac057b3ffffb8554bdd692db39425089719f8e137d683e81e7f8", LICENSE)
-TEST = Source(f"{BASE}/data_test.csv", "00bc1e92d40268f3516cb1b0f648381bbf3df622ac63d5268daefa6344ceb2a7", LICENSE)
+TRAIN = Source(f"{BASE}/data_train.csv", "46c01bdb6e2f79c2bb2c553606813bc887bda3670949a188b764ccc70b96c828", LICENSE,
+               status=GITHUB_PINNED)
+DEV = Source(f"{BASE}/data_val.csv", "28872666ba47ac057b3ffffb8554bdd692db39425089719f8e137d683e81e7f8", LICENSE,
+             status=GITHUB_PINNED)
+TEST = Source(f"{BASE}/data_test.csv", "00bc1e92d40268f3516cb1b0f648381bbf3df622ac63d5268daefa6344ceb2a7", LICENSE,
+              status=GITHUB_PINNED)
 SEED = 42
 HEADER = ["", "sent", "label"]
 

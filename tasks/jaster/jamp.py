@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import Source
 from jeval.tasks.jaster.pair_files import NLI_LABELS, label, premise_hypothesis, read_tsv
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, train_dev
@@ -19,8 +20,10 @@ from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, train_dev
 COMMIT = "f578b5daac7bff3855d238c032a60fd047cddd9c"
 BASE = f"https://raw.githubusercontent.com/tomo-ut/temporalNLI_dataset/{COMMIT}/dataset"
 LICENSE = "CC BY-SA 4.0"
-TRAIN = Source(f"{BASE}/train_all.tsv", "711f496ffd7806b83e13502af6b91774f8e05f1fb13215bd33c6824607e3b07b", LICENSE)
-TEST = Source(f"{BASE}/test_2.tsv", "10001a07e00b8a21f370838f6cd3869c7edfb1fd2b7b69cfcefebea68009bf07", LICENSE)
+TRAIN = Source(f"{BASE}/train_all.tsv", "711f496ffd7806b83e13502af6b91774f8e05f1fb13215bd33c6824607e3b07b", LICENSE,
+               status=GITHUB_PINNED)
+TEST = Source(f"{BASE}/test_2.tsv", "10001a07e00b8a21f370838f6cd3869c7edfb1fd2b7b69cfcefebea68009bf07", LICENSE,
+              status=GITHUB_PINNED)
 HEADER = {1: "premise", 2: "hypothesis", 3: "gold_label"}
 
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from jeval.errors import JevalError
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import Source
 from jeval.tasks.jaster.pair_files import label, premise_hypothesis, read_tsv
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, train_dev
 
 COMMIT = "2bbb63622570f7b20abc118146141b501efe5183"
 DATA = Source(f"https://raw.githubusercontent.com/verypluming/JaNLI/{COMMIT}/janli.tsv",
-              "19e324626dd2229c372cce6c84de0658b290eae5bfa28f9476d4066705151a4f", "CC BY-SA 4.0")
+              "19e324626dd2229c372cce6c84de0658b290eae5bfa28f9476d4066705151a4f", "CC BY-SA 4.0",
+              status=GITHUB_PINNED)
 HEADER = {1: "sentence_A_Ja", 2: "sentence_B_Ja", 3: "entailment_label_Ja", 7: "split"}
 LABELS = ("entailment", "non-entailment")
 SPLIT_NAMES = ("train", "test")

@@ -7,14 +7,15 @@ from pathlib import Path
 
 from jeval.errors import JevalError
 from jeval.io import read_jsonl
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import Source
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, official_dev_as_test
 
 BASE = "https://raw.githubusercontent.com/yahoojapan/JGLUE/v1.1.0/datasets/jcommonsenseqa-v1.1"
 TRAIN = Source(f"{BASE}/train-v1.1.json", "9b55fae5ecb3aedd6f8ce5bc09196c3b629864668ec6c18eee4d65c0aa48229e",
-               "CC BY-SA 4.0")
+               "CC BY-SA 4.0", status=GITHUB_PINNED)
 VALID = Source(f"{BASE}/valid-v1.1.json", "0d8d76f3bfa0d174866939882faccdd01fbc2bcd5a76c43748ba0c40a7b3b8d4",
-               "CC BY-SA 4.0")
+               "CC BY-SA 4.0", status=GITHUB_PINNED)
 FIELDS = ("question", "choice0", "choice1", "choice2", "choice3", "choice4", "label")
 
 

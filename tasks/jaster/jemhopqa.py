@@ -16,6 +16,7 @@ from pathlib import Path
 
 from jeval.errors import JevalError
 from jeval.io import read_json
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import Source
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, official_dev_as_test
 
@@ -28,9 +29,9 @@ EXPECTED_FORM = (
     "revisions change answers and are not accepted in its place"
 )
 TRAIN = Source(f"{BASE}/train.json", "c64392b4087299bcfaa02fe2584128b5dc50fe5ea83e1bd600cadfc984669e65", LICENSE,
-               unavailable=EXPECTED_FORM)
+               unavailable=EXPECTED_FORM, status=GITHUB_PINNED)
 DEV = Source(f"{BASE}/dev.json", "2f3b8a518ca3051fc002f343ba3c26f6f3be902464061b43c30c5a1d37a9269a", LICENSE,
-             unavailable=EXPECTED_FORM)
+             unavailable=EXPECTED_FORM, status=GITHUB_PINNED)
 
 
 def read_examples(path: Path) -> list[Example]:

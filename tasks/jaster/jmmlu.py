@@ -22,6 +22,7 @@ import random
 from pathlib import Path
 
 from jeval.errors import JevalError
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import Source
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
 from jeval.tasks.jaster.upstream import processor_source
@@ -86,7 +87,8 @@ SUBJECT_SHA256 = {
     "world_history": "1e6824900650098f51f0e0625d6f7cb5b00dc2bb1d0874b11a7e9344d25a26cb",
     "world_religions": "8c889d25f6ef0733dcb0b5ba44dab91a3ef4e8eb3d9d3ae2d6080457e76acad2",
 }
-SOURCES = {subject: Source(f"{BASE}/{subject}.csv", sha, LICENSE) for subject, sha in SUBJECT_SHA256.items()}
+SOURCES = {subject: Source(f"{BASE}/{subject}.csv", sha, LICENSE, status=GITHUB_PINNED)
+           for subject, sha in SUBJECT_SHA256.items()}
 LETTERS = ("A", "B", "C", "D")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jeval.source_status import GITHUB_PINNED, GITHUB_UNPINNED
 from jeval.task import Source
 from jeval.tasks.jaster.pair_files import NLI_LABELS, label, premise_hypothesis, read_json_lines
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, train_dev
@@ -21,8 +22,10 @@ COMMIT = "c35b43c73056f6898837de0dcc5ba11cc7dc3ecc"
 BASE = f"https://raw.githubusercontent.com/yahoojapan/JGLUE/{COMMIT}/datasets/jnli-v1.1"
 LICENSE = "CC BY-SA 4.0"
 TRAIN = Source(f"{BASE}/train-v1.1.json", "", LICENSE,
-               optional="JGLUE's train file gives JNLI's train and dev splits; without it JNLI runs zero-shot only")
-VALID = Source(f"{BASE}/valid-v1.1.json", "39a41d5a112cc6c5baafa7d2464e579843e904a4b7206a4e905517a257f6459c", LICENSE)
+               optional="JGLUE's train file gives JNLI's train and dev splits; without it JNLI runs zero-shot only",
+               status=GITHUB_UNPINNED)
+VALID = Source(f"{BASE}/valid-v1.1.json", "39a41d5a112cc6c5baafa7d2464e579843e904a4b7206a4e905517a257f6459c", LICENSE,
+               status=GITHUB_PINNED)
 
 
 def read_examples(path: Path) -> list[Example]:

@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from jeval.errors import JevalError
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import Source
 from jeval.tasks.jaster.pair_files import premise_hypothesis
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, shuffled
@@ -51,7 +52,7 @@ CHECKSUMS = {
     "Toritate": "f4c1cc124de96b310301616f353049914f4d9b9306b86b3322d7e3ebddf2cdec",
     "Verbs": "66e2a4816a7b773db66e4af487e9db2f9d5e9963f1d4d2f958fb9326dd6eb0b1",
 }
-SOURCES = tuple(Source(f"{BASE}/{name}.xml", sha, LICENSE) for name, sha in CHECKSUMS.items())
+SOURCES = tuple(Source(f"{BASE}/{name}.xml", sha, LICENSE, status=GITHUB_PINNED) for name, sha in CHECKSUMS.items())
 ANSWERS = ("yes", "no", "unknown", "undef")
 LEFT_OUT = ("", "infelicitous", "unacceptable", "weakacceptable")
 TRAIN_END, DEV_END = 0.8, 0.9

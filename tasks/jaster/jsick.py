@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import Source
 from jeval.tasks.jaster.pair_files import NLI_LABELS, label, premise_hypothesis, read_tsv
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, train_dev
@@ -21,8 +22,10 @@ from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, train_dev
 COMMIT = "b3034994192fae2f41b5937bcf69544e4282fc39"
 BASE = f"https://raw.githubusercontent.com/verypluming/JSICK/{COMMIT}/jsick"
 LICENSE = "CC BY-SA 4.0 (LICENSE file; the README says CC BY 4.0)"
-TRAIN = Source(f"{BASE}/train.tsv", "5aee77c7cb5e598c35cadc99f54eb53f980cf554219f497871fbdcc5a25b71be", LICENSE)
-TEST = Source(f"{BASE}/test.tsv", "173a6d34939d02d82ff655dbea8e21286048afb13fcd92513e9f7dd38c621bdc", LICENSE)
+TRAIN = Source(f"{BASE}/train.tsv", "5aee77c7cb5e598c35cadc99f54eb53f980cf554219f497871fbdcc5a25b71be", LICENSE,
+               status=GITHUB_PINNED)
+TEST = Source(f"{BASE}/test.tsv", "173a6d34939d02d82ff655dbea8e21286048afb13fcd92513e9f7dd38c621bdc", LICENSE,
+              status=GITHUB_PINNED)
 HEADER = {8: "sentence_A_Ja", 9: "sentence_B_Ja", 10: "entailment_label_Ja"}
 
 

@@ -16,14 +16,17 @@ from typing import Any
 
 from jeval.errors import JevalError
 from jeval.io import read_json
+from jeval.source_status import GITHUB_PINNED, GITHUB_UNPINNED
 from jeval.task import Source
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, official_dev_as_test
 
 BASE = "https://raw.githubusercontent.com/yahoojapan/JGLUE/v1.1.0/datasets/jsquad-v1.1"
 LICENSE = "CC BY-SA 4.0"
 TRAIN = Source(f"{BASE}/train-v1.1.json", "", LICENSE,
-               optional="JGLUE's train file gives JSQuAD's train and dev splits; without it JSQuAD runs zero-shot only")
-VALID = Source(f"{BASE}/valid-v1.1.json", "fb0a57a35281ff03bbe7f0e878cff5b577985fbe6fcb242e7e8ddb63d1c0ab11", LICENSE)
+               optional="JGLUE's train file gives JSQuAD's train and dev splits; without it JSQuAD runs zero-shot only",
+               status=GITHUB_UNPINNED)
+VALID = Source(f"{BASE}/valid-v1.1.json", "fb0a57a35281ff03bbe7f0e878cff5b577985fbe6fcb242e7e8ddb63d1c0ab11", LICENSE,
+               status=GITHUB_PINNED)
 
 
 def _list(value: Any, where: str, key: str) -> list:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jeval.errors import JevalError
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import Source
 from jeval.tasks.jaster.pair_files import Record, read_json_lines
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, train_dev
@@ -18,8 +19,10 @@ from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, train_dev
 COMMIT = "c35b43c73056f6898837de0dcc5ba11cc7dc3ecc"
 BASE = f"https://raw.githubusercontent.com/yahoojapan/JGLUE/{COMMIT}/datasets/jsts-v1.1"
 LICENSE = "CC BY-SA 4.0"
-TRAIN = Source(f"{BASE}/train-v1.1.json", "db6bd653270ac9786759920413a48973164d322998f34dd4ae32202af5e66969", LICENSE)
-VALID = Source(f"{BASE}/valid-v1.1.json", "7c0bdcb381179f01096c635d058853d96da1e1248d23fe3f5c2beed5dc2d9b1a", LICENSE)
+TRAIN = Source(f"{BASE}/train-v1.1.json", "db6bd653270ac9786759920413a48973164d322998f34dd4ae32202af5e66969", LICENSE,
+               status=GITHUB_PINNED)
+VALID = Source(f"{BASE}/valid-v1.1.json", "7c0bdcb381179f01096c635d058853d96da1e1248d23fe3f5c2beed5dc2d9b1a", LICENSE,
+               status=GITHUB_PINNED)
 MAX_SCORE = 5.0
 
 

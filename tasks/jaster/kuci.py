@@ -18,15 +18,16 @@ from pathlib import Path
 
 from jeval.errors import JevalError
 from jeval.io import read_jsonl
+from jeval.source_status import GITHUB_UNPINNED
 from jeval.task import Source
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
 
 COMMIT = "79afa1d63d1f262e6709e9be714d9ad5dae8d6f6"
 BASE = f"https://raw.githubusercontent.com/ku-nlp/KUCI/{COMMIT}/dataset"
 LICENSE = "CC BY-SA 4.0 (KUCI)"
-TRAIN = Source(f"{BASE}/train.jsonl", "", LICENSE)
-DEV = Source(f"{BASE}/dev.jsonl", "", LICENSE)
-TEST = Source(f"{BASE}/test.jsonl", "", LICENSE)
+TRAIN = Source(f"{BASE}/train.jsonl", "", LICENSE, status=GITHUB_UNPINNED)
+DEV = Source(f"{BASE}/dev.jsonl", "", LICENSE, status=GITHUB_UNPINNED)
+TEST = Source(f"{BASE}/test.jsonl", "", LICENSE, status=GITHUB_UNPINNED)
 TEXTS = ("context", "choice_a", "choice_b", "choice_c", "choice_d")
 LABELS = ("a", "b", "c", "d")
 

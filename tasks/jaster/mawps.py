@@ -19,6 +19,7 @@ from pathlib import Path
 
 from jeval.errors import JevalError
 from jeval.io import read_json
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import Source
 from jeval.tasks.jaster.protocol import SEED, Example, JasterTask, Splits
 
@@ -26,9 +27,11 @@ COMMIT = "2ad9fcbc597e70424f0b40ee2749570ba3f581bf"
 BASE = f"https://raw.githubusercontent.com/nlp-waseda/chain-of-thought-ja-dataset/{COMMIT}/dataset/mawps"
 LICENSE = "Apache-2.0 (nlp-waseda/chain-of-thought-ja-dataset)"
 ZERO_SHOT = Source(f"{BASE}/zero_shot_example.json",
-                   "3f2c5d2f6263133b1bfda2b0b9ae1baf98746da2c1402ba20f52ebc6b2b3d186", LICENSE)
-SHOT = Source(f"{BASE}/shot_example.json", "737554c857d3433b1340abd3a2ae2aaf80ff0921d8ad68d765d34501b94c437b", LICENSE)
-TEST = Source(f"{BASE}/test.json", "0fde5adf64075da1157a866e991555e8aef2fb816ee5ce053302744741970fd7", LICENSE)
+                   "3f2c5d2f6263133b1bfda2b0b9ae1baf98746da2c1402ba20f52ebc6b2b3d186", LICENSE, status=GITHUB_PINNED)
+SHOT = Source(f"{BASE}/shot_example.json", "737554c857d3433b1340abd3a2ae2aaf80ff0921d8ad68d765d34501b94c437b", LICENSE,
+              status=GITHUB_PINNED)
+TEST = Source(f"{BASE}/test.json", "0fde5adf64075da1157a866e991555e8aef2fb816ee5ce053302744741970fd7", LICENSE,
+              status=GITHUB_PINNED)
 QA_DELIMITER = "\n解答："
 ANSWER_OPEN, ANSWER_CLOSE = "答えは", "です。"
 

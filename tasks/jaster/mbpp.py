@@ -23,13 +23,14 @@ import random
 from pathlib import Path
 
 from jeval.errors import JevalError
+from jeval.source_status import NOT_CHECKED
 from jeval.task import Source
 from jeval.tasks.jaster.pair_files import read_json_lines
 from jeval.tasks.jaster.protocol import SEED, Example, JasterTask, Splits
 
 REVISION = "94afe76bc974b12e475f72cba00c98ce9d3a3c45"
 FILE = Source(f"https://huggingface.co/datasets/llm-jp/mbpp-ja/resolve/{REVISION}/mbpp_translation.jsonl", "",
-              "CC BY 4.0 (mbpp-ja, LLM-jp; MBPP by Google Research)")
+              "CC BY 4.0 (mbpp-ja, LLM-jp; MBPP by Google Research)", status=NOT_CHECKED)
 MAX_INPUT_CHARS = 1000
 POSITIONS = {"test": (10, 510), "dev": (510, 600), "train": (600, None)}
 

@@ -18,18 +18,21 @@ import ast
 from pathlib import Path
 
 from jeval.errors import JevalError
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import Source
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
 
 COMMIT = "452a21ad3dae5668c06ceeac21ff073e1e40f9be"
 BASE = f"https://raw.githubusercontent.com/google-research/url-nlp/{COMMIT}/mgsm"
 LICENSE = "CC BY 4.0"
-TEST = Source(f"{BASE}/mgsm_ja.tsv", "59a2b50debe77981fd784cb3b2bef1505e3abf2a37116dc9d7a366ab029b4637", LICENSE)
+TEST = Source(f"{BASE}/mgsm_ja.tsv", "59a2b50debe77981fd784cb3b2bef1505e3abf2a37116dc9d7a366ab029b4637", LICENSE,
+              status=GITHUB_PINNED)
 EXEMPLARS = Source(f"{BASE}/exemplars.py", "239dda1557bb2ba76b71e5ef744ddd0b454da0b453e5f8b909498ceff690a919", LICENSE,
                    optional=(
     "the train split (MGSM's 8 exemplars) comes only from url-nlp's mgsm/exemplars.py, the Python module whose "
     "MGSM_EXEMPLARS['ja'] and EXEMPLAR_NUMBER_ANSWERS literals jeval reads (a JSON re-serialisation of them is not "
-    "accepted: its bytes cannot be checked against the module's); without it MGSM runs zero-shot only"))
+    "accepted: its bytes cannot be checked against the module's); without it MGSM runs zero-shot only"),
+                   status=GITHUB_PINNED)
 LANGUAGE = "ja"
 
 

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from jeval.errors import JevalError
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import Source
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits, official_dev_as_test
 
@@ -19,9 +20,9 @@ COMMIT = "b6d47968b2e301a5e953fb1922a08ed56099646b"
 BASE = f"https://raw.githubusercontent.com/mynlp/niilc-qa/{COMMIT}/data"
 LICENSE = "CC BY-SA 4.0"
 DEV = Source(f"{BASE}/NIILC-ECQA2015_dev.xml", "983dcaeb9ef38ca45d1114e8b420fdd4b358e827c235b1bfb4fc5e50ca70caf3",
-             LICENSE)
+             LICENSE, status=GITHUB_PINNED)
 TEST = Source(f"{BASE}/NIILC-ECQA2015_test.xml", "4a787463961db87e56e496c49cb40ca59f26d220e3ccc48588ad65b0dd4ce0d2",
-              LICENSE)
+              LICENSE, status=GITHUB_PINNED)
 NO_ANSWER = "-"
 
 

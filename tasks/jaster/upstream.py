@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jeval.errors import JevalError
+from jeval.source_status import NOT_CHECKED
 from jeval.task import Source
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ HOW_TO_SUPPLY = (
     "(llm-jp-eval's preprocessed files, with utils.py from one of the other two); or prepare without "
     "--prompts llm-jp-eval for jeval's own protocol jeval-jaster-1, which needs no llm-jp-eval file"
 )
-UTILS = Source(f"{BASE}/utils.py", "", LICENSE, unavailable=HOW_TO_SUPPLY, defines_prompt=True)
+UTILS = Source(f"{BASE}/utils.py", "", LICENSE, unavailable=HOW_TO_SUPPLY, defines_prompt=True, status=NOT_CHECKED)
 FRAME_MARKER = "\n\n### 指示:\n"
 
 
@@ -62,7 +63,8 @@ def processor_source(module: str) -> Source:
     """The llm-jp-eval module holding a dataset's processor (`alt` holds alt-e-to-j and alt-j-to-e),
     in either layout."""
     first, *others = (f"{BASE}/{layout}/{module}.py" for layout in LAYOUTS)
-    return Source(first, "", LICENSE, unavailable=HOW_TO_SUPPLY, defines_prompt=True, alternatives=tuple(others))
+    return Source(first, "", LICENSE, unavailable=HOW_TO_SUPPLY, defines_prompt=True, alternatives=tuple(others),
+                  status=NOT_CHECKED)
 
 
 def open_checkout(folder: Path) -> Checkout:

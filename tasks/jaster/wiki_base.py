@@ -35,6 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from jeval.errors import JevalError
+from jeval.source_status import GITHUB_UNPINNED
 from jeval.task import Source
 from jeval.tasks.jaster.protocol import SPLITS, Example, JasterTask, Splits
 
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
 
 WAC_TAG = "v1.1.2"
 LICENCE = "CC BY-SA 4.0 (Wikipedia Annotated Corpus, ku-nlp)"
-ARCHIVE = Source(f"https://github.com/ku-nlp/WikipediaAnnotatedCorpus/archive/refs/tags/{WAC_TAG}.zip", "", LICENCE)
+ARCHIVE = Source(f"https://github.com/ku-nlp/WikipediaAnnotatedCorpus/archive/refs/tags/{WAC_TAG}.zip", "", LICENCE,
+                 status=GITHUB_UNPINNED)
 PARENTHESIS_COMMENT = "括弧始"
 """The comment KNP files of the corpus give a parenthesised part split off into its own sentence."""
 PARENTHESIS = re.compile(r"括弧始:(?P<open>\S+) 括弧終:(?P<close>\S+) 括弧位置:(?P<offset>\d+)")

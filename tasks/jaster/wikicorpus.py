@@ -24,11 +24,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jeval.errors import JevalError
+from jeval.source_status import NOT_CHECKED
 from jeval.task import Source
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
 
 TARBALL = Source("https://alaginrc.nict.go.jp/WikiCorpus/src/wiki_corpus_2.01.tar.gz", "",
-                 "CC BY-SA 3.0 (Wikipedia's Kyoto Articles bilingual corpus, NICT)")
+                 "CC BY-SA 3.0 (Wikipedia's Kyoto Articles bilingual corpus, NICT)", status=NOT_CHECKED)
 SEED = 42
 MAX_PAIR_CHARS = 500
 

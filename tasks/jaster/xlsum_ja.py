@@ -22,11 +22,12 @@ import tarfile
 from pathlib import Path, PurePosixPath
 
 from jeval.errors import JevalError
+from jeval.source_status import NOT_CHECKED
 from jeval.task import Source
 from jeval.tasks.jaster.protocol import Example, JasterTask, Splits
 
 ARCHIVE = Source("https://huggingface.co/datasets/csebuetnlp/xlsum/resolve/main/data/japanese_XLSum_v2.0.tar.bz2", "",
-                 "CC BY-NC-SA 4.0 (XL-Sum, BBC articles)")
+                 "CC BY-NC-SA 4.0 (XL-Sum, BBC articles)", status=NOT_CHECKED)
 MAX_CHAR_LENGTH = 2048
 SPLIT_FILES = {"train": "japanese_train.jsonl", "dev": "japanese_val.jsonl", "test": "japanese_test.jsonl"}
 

@@ -26,12 +26,13 @@ from typing import Any
 
 from jeval.errors import JevalError
 from jeval.io import atomic_write_jsonl, jsonl_numbered, read_jsonl_numbered
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import Source
 
 COMMIT = "def32e75b363aa663d19c0f6d83ef300feeeea0e"
 DATA = Source(f"https://raw.githubusercontent.com/KuramitsuLab/jhuman-eval/{COMMIT}/data/jhuman-eval.jsonl.gz",
               "e025987ea1df0678cbcb4c4a7a9b5f123a4ea7f8e5dbdca0aa635b92dfaa7498",
-              "MIT (KuramitsuLab/jhuman-eval; HumanEval by OpenAI, MIT)")
+              "MIT (KuramitsuLab/jhuman-eval; HumanEval by OpenAI, MIT)", status=GITHUB_PINNED)
 PREPARED = "problems.jsonl"
 FIELDS = ("task_id", "prompt", "prompt_en", "entry_point", "canonical_solution", "test")
 PROMPTS = ("prompt", "prompt_en")

@@ -26,6 +26,7 @@ from typing import Any
 
 from jeval.errors import JevalError
 from jeval.io import atomic_write_jsonl
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import ColumnValue, DialogueTask, Request, Source, TaskInputs, TaskRequests, TaskSpec
 from jeval.tasks.fastchat_files import run_answer_record
 from jeval.tasks.jmt_bench.files import Answer, read_answers, read_judge_prompts, read_questions
@@ -35,15 +36,15 @@ COMMIT = "e37eb28ee490480f6f4989274ed47c55f7dfce82"
 BASE = f"https://raw.githubusercontent.com/Stability-AI/FastChat/{COMMIT}/fastchat/llm_judge/data"
 LICENSE = "Apache-2.0 (Stability-AI/FastChat)"
 QUESTIONS = Source(f"{BASE}/japanese_mt_bench/question_full.jsonl",
-                   "8f56c8bd5ff93d2120409bc8f77f0020e673c74548c9637f2aace12a323834e5", LICENSE)
+                   "8f56c8bd5ff93d2120409bc8f77f0020e673c74548c9637f2aace12a323834e5", LICENSE, status=GITHUB_PINNED)
 REF_GPT4 = Source(f"{BASE}/japanese_mt_bench/reference_answer/gpt-4.jsonl",
-                  "0631685c4ebc66390970588b658e4d19047fafb0a00ec1d841616686c07b0d6b", LICENSE)
+                  "0631685c4ebc66390970588b658e4d19047fafb0a00ec1d841616686c07b0d6b", LICENSE, status=GITHUB_PINNED)
 REF_GPT4O = Source(f"{BASE}/japanese_mt_bench/reference_answer/base-gpt4o-with-human-annotation.jsonl",
-                   "8ea6c0b82073908f94b57f67918de5f11286e1dd7334b366ecf47a2c9b774996", LICENSE)
+                   "8ea6c0b82073908f94b57f67918de5f11286e1dd7334b366ecf47a2c9b774996", LICENSE, status=GITHUB_PINNED)
 JUDGE_JA = Source(f"{BASE}/judge_ja_prompts.jsonl",
-                  "a3ef723f4e282ced514c8919773549675f0c0f87a61e5a5f46c320b048803b40", LICENSE)
+                  "a3ef723f4e282ced514c8919773549675f0c0f87a61e5a5f46c320b048803b40", LICENSE, status=GITHUB_PINNED)
 JUDGE_EN = Source(f"{BASE}/judge_prompts.jsonl",
-                  "fd283293406d024f44c174b094ef48031d0687a4682fd3a56b29b138f80281b6", LICENSE)
+                  "fd283293406d024f44c174b094ef48031d0687a4682fd3a56b29b138f80281b6", LICENSE, status=GITHUB_PINNED)
 REFERENCES = {"gpt-4": REF_GPT4, "gpt-4o": REF_GPT4O}
 ANSWERS_FILE = Path("answers") / "jmt_bench.jsonl"
 
@@ -107,7 +108,7 @@ class JMTBenchTask(DialogueTask):
         answers = [*request.metadata.get("answers", []), output]
         prompt = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
         return Request(task=self.spec.name, key=request.key, prompt=prompt, max_tokens=request.max_tokens, target="",
-                       temperature=request.temperature,
+                       temperature=request.temperature, sampling=request.sampling,
                        metadata={**request.metadata, "turn": turn + 1, "answers": answers},
                        messages=messages)
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from jeval.errors import JevalError
 from jeval.io import atomic_write_jsonl, read_jsonl_numbered
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import ColumnValue, GenerationTask, Request, Source, TaskInputs, TaskRequests, TaskSpec, finite
 
 NAME = "m_ifeval_ja"
@@ -30,7 +31,7 @@ PROTOCOL = "jeval-m-ifeval-ja-1"
 COMMIT = "0bc3143a919eef2f9ec64aa26da8a546086653de"
 INPUT_DATA = Source(f"https://raw.githubusercontent.com/lightblue-tech/M-IFEval/{COMMIT}/data/ja_input_data.jsonl",
                     "d74fbbd10fe512ad0a487e1dc85823ecfb9addcdc08fb9182d68616d6056782e",
-                    "Apache-2.0 (lightblue-tech/M-IFEval)")
+                    "Apache-2.0 (lightblue-tech/M-IFEval)", status=GITHUB_PINNED)
 ITEMS_FILE = "items.jsonl"
 MAX_TOKENS = 1280
 METRICS = ("prompt_level_strict_acc", "inst_level_strict_acc", "prompt_level_loose_acc", "inst_level_loose_acc")

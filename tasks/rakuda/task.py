@@ -24,6 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jeval.io import atomic_write_jsonl
+from jeval.source_status import GITHUB_PINNED
 from jeval.task import Source
 from jeval.tasks.chat_bench.files import ChatQuestion, read_judge_prompts, read_questions
 from jeval.tasks.chat_bench.task import ChatBenchTask, ChatProtocol
@@ -33,9 +34,10 @@ COMMIT = "fae1ee79c69b0c3acf8e8a1994e43c7952e7bd9c"
 BASE = f"https://raw.githubusercontent.com/yuzu-ai/japanese-llm-ranking/{COMMIT}/jrank/data"
 LICENSE = "Apache-2.0 (yuzu-ai/japanese-llm-ranking)"
 QUESTIONS = Source(f"{BASE}/rakuda_v2/questions.jsonl",
-                   "008af104f80f4d8ccabc848253715ee6a95d404d3399b44c88e82a5dbcdbcda2", LICENSE)
+                   "008af104f80f4d8ccabc848253715ee6a95d404d3399b44c88e82a5dbcdbcda2", LICENSE, status=GITHUB_PINNED)
 JUDGE_PROMPTS = Source(f"{BASE}/judge_prompts.jsonl",
-                       "2dd1e84bce78b9b7b12b8e574cc61be30066b4ad5ffaf76b7cd5a726a20b65b5", LICENSE)
+                       "2dd1e84bce78b9b7b12b8e574cc61be30066b4ad5ffaf76b7cd5a726a20b65b5", LICENSE,
+                       status=GITHUB_PINNED)
 JUDGE_PROMPT_NAMES = ("pair-ja",)
 """The prompt Rakuda's pairwise judging uses (gen_judgment.py, `make_judge_pairwise`)."""
 QUESTIONS_FILE = "questions.jsonl"
