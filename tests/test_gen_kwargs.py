@@ -414,6 +414,9 @@ def test_sampling_settings_reach_generate_in_process(tiny_checkpoint):
 def include(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("lm-eval-configs")
     (folder / "tiny_gen.yaml").write_text(TINY_GEN.replace("{items}", str(ITEMS)), encoding="utf-8")
+    repeated = TINY_GEN.replace("task: tiny_gen", "task: tiny_repeats").replace(
+        "  max_gen_toks: 8\n", "  max_gen_toks: 4\n  do_sample: true\n  temperature: 1.0\nrepeats: 3\n")
+    (folder / "tiny_repeats.yaml").write_text(repeated.replace("{items}", str(ITEMS)), encoding="utf-8")
     return folder
 
 
@@ -468,3 +471,19 @@ def test_narrowing_a_greedy_lm_eval_task_or_giving_it_a_system_prompt_is_refused
     assert "top_k only narrows what sampling draws from, and lm-eval:tiny_gen decodes greedily" in line
     line = last_error(bridged(tmp_path, include, tiny_checkpoint, "system", "--system-prompt", "S"))
     assert "--system-prompt cannot reach lm-eval's bridged generation tasks (lm-eval:tiny_gen" in line
+
+
+def test_an_lm_eval_tasks_repeated_samples_are_drawn_and_cached_apart(include, tiny_checkpoint, tmp_path):
+    """lm-eval hands a request over once per repeat (pass@k); sampled repeats are told apart by their
+    index, and their seeds follow the run's, as jeval's own tasks' samples are."""
+    proc = jeval("run", "--model", tiny_checkpoint, "--backend", "local", "--tasks", "lm-eval:tiny_repeats",
+                 "--lm-eval-include", include, "--cache", tmp_path / "cache.sqlite", "--output", tmp_path / "out",
+                 "--seed", "5", "--json", env=OFFLINE, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with sqlite3.connect(tmp_path / "cache.sqlite") as db:
+        asked = [json.loads(r) for (r,) in db.execute("SELECT request FROM generations")]
+    prompts = {r["prompt"] for r in asked}
+    assert len(asked) == 3 * len(prompts) and prompts
+    for prompt in prompts:
+        mine = sorted((r.get("sample", 0), r["seed"]) for r in asked if r["prompt"] == prompt)
+        assert mine == [(0, 5), (1, 6), (2, 7)]

@@ -12,6 +12,7 @@ lm-eval's `--gen_kwargs` updates them) become the request's settings, the sampli
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -91,7 +92,11 @@ class JevalLM(LM):
                          "use `jeval run --tasks ppl`")
 
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+        """lm-eval repeats a request once per sample it wants (`repeats: 64` for pass@64): a sampled
+        repeat gets its index in the payload and the seed, as jeval's own tasks' samples do, so that
+        the samples are drawn apart and cached apart instead of being one answer 64 times."""
         jobs = []
+        drawn: dict[str, int] = {}
         for request in requests:
             context, kwargs = request.args
             kwargs = dict(kwargs or {})
@@ -102,8 +107,14 @@ class JevalLM(LM):
             payload = {"kind": "completion", "prompt": context, "max_tokens": max_tokens,
                        "temperature": temperature, "stop": until}
             payload.update(sampling_of(kwargs, temperature))
-            if temperature > 0 and self.seed is not None:
-                payload["seed"] = self.seed
+            if temperature > 0:
+                asked = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+                sample = drawn.get(asked, 0)
+                drawn[asked] = sample + 1
+                if sample:
+                    payload["sample"] = sample
+                if self.seed is not None:
+                    payload["seed"] = self.seed + sample
             jobs.append(Job(payload, self.label(request)))
         if self.gen is not None and self.gen.narrowing() and jobs and all(j.payload["temperature"] == 0 for j in jobs):
             raise greedy_refusal(self.gen, ", ".join(dict.fromkeys(j.task for j in jobs)))
