@@ -265,6 +265,7 @@ def resolve(spec: ModelSpec) -> Resolved:
     if engine.name == "transformers":
         settings["device"] = spec.local.device or settings["device"]
         settings["dtype"] = _checkpoint_dtype(checkpoint) if spec.local.dtype == "auto" else spec.local.dtype
+        settings["sampling"] = LOCAL_SAMPLING
         identity = ModelIdentity(name, fingerprint, "weights", engine.name, _local_version(), settings,
                                  path=str(checkpoint), revision=spec.revision)
         return Resolved(spec, engine, identity, checkpoint)
@@ -322,6 +323,12 @@ def _resolve_endpoint(spec: ModelSpec, memo: Path | None) -> Resolved:
                              served_by, served_id=model_id, revision=spec.revision,
                              path=str(local) if local is not None else None)
     return Resolved(spec, _engine_spec("openai-compatible", local is not None), identity, local)
+
+
+LOCAL_SAMPLING = "checkpoint defaults, whole vocabulary"
+"""How the in-process engine samples what a request leaves out (jeval.models.local): from the
+checkpoint's generation config, without transformers' library top_k of 50. Named in the identity
+because answers sampled before this rule (with that top_k) must not be served as answers under it."""
 
 
 def _local_version() -> str:

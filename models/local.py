@@ -13,7 +13,10 @@ overlap.
   together: grouped by their settings, longest prompt first, left-padded, each row stopping at
   its first stop string or EOS. Greedy at temperature 0. A request's top_p, top_k, min_p and
   repetition_penalty go to `generate()` (the first three only when sampling, where they act);
-  generate() has no presence or frequency penalty, so a request with one is refused.
+  generate() has no presence or frequency penalty, so a request with one is refused. Settings a
+  request leaves out come from the checkpoint's generation config, as vLLM takes them; where that
+  sets no top_k, sampling draws from the whole vocabulary as vLLM does (transformers would
+  otherwise cut it to its library default, the 50 likeliest tokens).
 
 Batch sizes follow `--batch-size` (jeval.models.batching); a batch that runs out of memory is
 split. Batching and shared rows move floating-point rounding (a wider matrix multiplies in another order):
@@ -217,6 +220,8 @@ class LocalModel:
         stops = [p.stop or [] for p in batch]
         sampling: dict[str, Any] = ({"do_sample": True, "temperature": first.temperature} if first.temperature > 0
                                     else {"do_sample": False})
+        if first.temperature > 0 and self.model.generation_config.top_k is None:
+            sampling["top_k"] = 0
         sampling.update((name, value) for name, value in first.sampling
                         if first.temperature > 0 or name not in TRUNCATION)
         criteria = StoppingCriteriaList([_StopStrings(self.tokenizer, width, stops)]) if any(stops) else None

@@ -410,6 +410,32 @@ def test_sampling_settings_reach_generate_in_process(tiny_checkpoint):
         asyncio.run(model.aclose())
 
 
+def test_in_process_sampling_leaves_out_what_the_request_and_checkpoint_leave_out(tiny_checkpoint):
+    """As vLLM takes them: settings a request leaves out come from the checkpoint's generation
+    config (the tiny checkpoint's: top_p 0.95, no top_k), never from transformers' library default
+    (top_k 50). The real generate() runs; a wrapper records the configuration it resolves."""
+    from jeval.models.inprocess import LocalSettings
+    from jeval.models.local import LocalModel
+
+    model = LocalModel(tiny_checkpoint, LocalSettings(threads=1))
+    resolved = []
+    real = model.model.generate
+
+    def recording(*args, **kwargs):
+        asked = {k: v for k, v in kwargs.items() if k in ("do_sample", "temperature", "top_k", "top_p")}
+        config, _ = model.model._prepare_generation_config(None, **asked)
+        resolved.append((config.top_k, config.top_p))
+        return real(*args, **kwargs)
+
+    model.model.generate = recording
+    try:
+        asyncio.run(model.complete("今日は", max_tokens=4, temperature=0.7))
+        asyncio.run(model.complete("今日は", max_tokens=4, temperature=0.7, sampling={"top_k": 5}))
+    finally:
+        asyncio.run(model.aclose())
+    assert resolved == [(0, 0.95), (5, 0.95)]
+
+
 @pytest.fixture(scope="module")
 def include(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("lm-eval-configs")
