@@ -6,9 +6,11 @@ The golden files (tests/golden/*.json) were written by the old core, with the sa
 and, for perplexity, a real forward pass of a checkpoint built from a seed. A change of prompts,
 answer extraction, metrics, aggregation or sample rows shows up here as a difference.
 
-The one intended difference is the protocol name: the fixtures are served from a mirror whose
-checksums are the mirror's own, so a protocol whose prompt text comes from those files now says so
-(`+standin-prompts`).
+The intended differences: the protocol name (the fixtures are served from a mirror whose
+checksums are the mirror's own, so a protocol whose prompt text comes from those files now says so:
+`+standin-prompts`), and the data fingerprint of `lm-eval:` tasks, which the old core made of the
+task names alone (lm-eval returns no `task_hashes`) and which is now made of lm-eval's hashes of
+the evaluated documents (tests/golden/lm_eval_any.json holds the new values).
 """
 
 from __future__ import annotations

@@ -108,6 +108,23 @@ def test_a_group_and_a_task_are_reported_in_the_results_schema(local_run):
     assert {r["subtask"] for r in grouped} == {"tiny_gen", "tiny_mc"} and "tiny_gen:0" in {r["key"] for r in grouped}
 
 
+def test_the_data_fingerprint_is_made_of_lm_evals_own_hashes_of_the_evaluated_documents(local_run, include, tmp_path):
+    """lm-eval's results file (written with --output_path --log_samples) records a hash per task
+    over its documents, prompts and targets; jeval's fingerprint of a task is made of it."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "lm_eval", "run", "--model", "dummy", "--include_path", include,
+                           "--tasks", "tiny_mc", "--output_path", tmp_path, "--log_samples"], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **OFFLINE}, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    theirs = json.loads(next(tmp_path.rglob("results_*.json")).read_text())["task_hashes"]["tiny_mc"]
+    mc = local_run[1]["tasks"]["lm-eval:tiny_mc"]
+    assert mc["data_fingerprint"] == hashlib.sha256(f"tiny_mc:{theirs}".encode()).hexdigest()
+
+
 def test_generated_answers_are_the_in_process_models_greedy_continuations(local_run, tiny_checkpoint):
     from jeval.models.inprocess import LocalSettings
     from jeval.models.local import LocalModel

@@ -92,6 +92,15 @@ def _shots(n_shot: dict[str, Any], name: str, members: list[str]) -> Any:
     return n_shot.get(name, counts.pop() if len(counts) == 1 else {m: n_shot.get(m) for m in members})
 
 
+def task_hashes(samples: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """lm-eval's hash of each task's evaluated documents, prompts and targets, as its results files
+    record it (`task_hashes`: its evaluation tracker adds them when it saves; `evaluate` returns none)."""
+    from lm_eval.utils import hash_string
+
+    return {name: hash_string("".join(s["doc_hash"] + s["prompt_hash"] + s["target_hash"] for s in rows))
+            for name, rows in samples.items()}
+
+
 def _fingerprint(hashes: dict[str, Any], members: list[str]) -> str:
     joined = ";".join(f"{m}:{hashes.get(m, '')}" for m in sorted(members))
     return hashlib.sha256(joined.encode()).hexdigest()
@@ -112,7 +121,7 @@ def _constant(label: str) -> Callable[[Any], str]:
 
 
 class AnyTaskHarness(Harness):
-    """The planned `lm-eval:` tasks of a run, one `simple_evaluate` call each (lm-eval refuses a
+    """The planned `lm-eval:` tasks of a run, one lm-eval evaluation each (lm-eval refuses a
     task that is asked for twice, alone and in a group); answers are shared through the cache."""
 
     name = "lm-eval/any"
@@ -144,7 +153,7 @@ class AnyTaskHarness(Harness):
 
 
 def _roots(name: str, found: dict[str, Any]) -> list[Any]:
-    """The built task or group object for `name` (a tag: its tasks), for `simple_evaluate`."""
+    """The built task or group object for `name` (a tag: its tasks), for lm-eval's evaluation."""
     if name in found["groups"]:
         return [found["groups"][name]]
     if name in found["tasks"]:
@@ -170,7 +179,7 @@ def fold_run(p: PlannedTask, name: str, members: list[str], out: dict[str, Any],
         with_overrides(_plain({m: {"output_type": c.get("output_type"), "generation_kwargs": c.get("generation_kwargs")}
                                for m, c in configs.items()}), p),
         shots=_shots(out.get("n-shot", {}), name, members),
-        data_fingerprint=_fingerprint(out.get("task_hashes", {}), members),
+        data_fingerprint=_fingerprint(task_hashes(out["samples"]), members),
         data_sources=_plain([{"task": m, "dataset_path": c.get("dataset_path"), "dataset_name": c.get("dataset_name"),
                               "dataset_kwargs": c.get("dataset_kwargs")} for m, c in configs.items()]),
         extra={"subtasks": {m: _metrics(out["results"].get(m, {})) for m in members if m != name},
