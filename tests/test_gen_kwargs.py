@@ -302,6 +302,36 @@ def test_for_lm_eval_a_temperature_brings_its_do_sample_and_the_length_is_max_ge
         "do_sample, until and max_gen_toks stay the task's own"
 
 
+@pytest.mark.parametrize(("kwargs", "until", "max_tokens", "temperature", "sampling"), [
+    ({"until": "\n", "max_gen_toks": 8}, ["\n"], 8, 0.0, {}),
+    ({}, [], 256, 0.0, {}),  # lm-eval's own default length
+    ({"until": ["\n"], "do_sample": False, "num_beams": 1, "max_new_tokens": 150}, ["\n"], 150, 0.0, {}),
+    ({"max_tokens": 40, "max_new_tokens": 30}, [], 30, 0.0, {}),  # lm-eval's order among the aliases
+    ({"max_gen_toks": 32, "temperature": 1, "do_sample": False}, [], 32, 0.0, {}),  # LongBench: greedy
+    ({"temperature": 0.5, "top_p": 0.95}, [], 256, 0.5, {"top_p": 0.95}),  # no do_sample: lm-eval samples
+    ({"do_sample": True, "temperature": 0.2, "top_p": 0.95}, [], 256, 0.2, {"top_p": 0.95}),
+    ({"top_p": 0.9}, [], 256, 0.0, {}),  # greedy: narrowing settings are no-ops and left out
+])
+def test_an_lm_eval_tasks_generation_kwargs_are_read_as_lm_evals_models_read_them(kwargs, until, max_tokens,
+                                                                                    temperature, sampling):
+    from jeval.tasks.japanese_leaderboard.bridge import Decoding, decoding_of
+
+    assert decoding_of(kwargs, "lm-eval:t") == Decoding(until, max_tokens, temperature, sampling)
+
+
+@pytest.mark.parametrize(("kwargs", "says"), [
+    ({"num_beams": 4}, "num_beams=4"),
+    ({"max_length": 512}, "max_length=512"),
+    ({"until": ["\n"], "length_penalty": 0.5, "num_beams": 2}, "length_penalty=0.5, num_beams=2"),
+])
+def test_generation_kwargs_the_bridge_would_not_apply_are_refused_naming_the_task(kwargs, says):
+    from jeval.tasks.japanese_leaderboard.bridge import decoding_of
+
+    with pytest.raises(JevalError, match="lm-eval:t: its generation_kwargs ask for ") as e:
+        decoding_of(kwargs, "lm-eval:t")
+    assert says in str(e.value) and "cannot apply" in str(e.value)
+
+
 @pytest.mark.parametrize(("engine", "given", "says"), [
     ("transformers-serve", "temperature=0.7,top_k=5", "top_k (`transformers serve` answers 422 to it"),
     ("transformers-serve", "temperature=0.7,min_p=0.1,repetition_penalty=1.1", "min_p (`transformers serve`"),
@@ -443,6 +473,9 @@ def include(tmp_path_factory) -> Path:
     repeated = TINY_GEN.replace("task: tiny_gen", "task: tiny_repeats").replace(
         "  max_gen_toks: 8\n", "  max_gen_toks: 4\n  do_sample: true\n  temperature: 1.0\nrepeats: 3\n")
     (folder / "tiny_repeats.yaml").write_text(repeated.replace("{items}", str(ITEMS)), encoding="utf-8")
+    beams = TINY_GEN.replace("task: tiny_gen", "task: tiny_beams").replace("  max_gen_toks: 8\n",
+                                                                          "  max_new_tokens: 3\n  num_beams: 4\n")
+    (folder / "tiny_beams.yaml").write_text(beams.replace("{items}", str(ITEMS)), encoding="utf-8")
     return folder
 
 
@@ -497,6 +530,14 @@ def test_narrowing_a_greedy_lm_eval_task_or_giving_it_a_system_prompt_is_refused
     assert "top_k only narrows what sampling draws from, and lm-eval:tiny_gen decodes greedily" in line
     line = last_error(bridged(tmp_path, include, tiny_checkpoint, "system", "--system-prompt", "S"))
     assert "--system-prompt cannot reach lm-eval's bridged generation tasks (lm-eval:tiny_gen" in line
+
+
+def test_an_lm_eval_task_asking_for_beam_search_is_refused_in_one_line(include, tiny_checkpoint, tmp_path):
+    proc = jeval("run", "--model", tiny_checkpoint, "--backend", "local", "--tasks", "lm-eval:tiny_beams",
+                 "--lm-eval-include", include, "--cache", tmp_path / "cache.sqlite", "--output", tmp_path / "out",
+                 env=OFFLINE, cwd=tmp_path)
+    assert "lm-eval:tiny_beams: its generation_kwargs ask for num_beams=4" in last_error(proc)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("results.json"))
 
 
 def test_an_lm_eval_tasks_repeated_samples_are_drawn_and_cached_apart(include, tiny_checkpoint, tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from lm_eval.api.model import LM
@@ -99,15 +100,11 @@ class JevalLM(LM):
         drawn: dict[str, int] = {}
         for request in requests:
             context, kwargs = request.args
-            kwargs = dict(kwargs or {})
-            until = kwargs.get("until") or []
-            until = [until] if isinstance(until, str) else list(until)
-            max_tokens = int(kwargs.get("max_gen_toks", DEFAULT_MAX_GEN_TOKS))
-            temperature = float(kwargs.get("temperature", 0.0)) if kwargs.get("do_sample") else 0.0
-            payload = {"kind": "completion", "prompt": context, "max_tokens": max_tokens,
-                       "temperature": temperature, "stop": until}
-            payload.update(sampling_of(kwargs, temperature))
-            if temperature > 0:
+            decoding = decoding_of(kwargs, self.label(request))
+            payload = {"kind": "completion", "prompt": context, "max_tokens": decoding.max_tokens,
+                       "temperature": decoding.temperature, "stop": decoding.until}
+            payload.update(decoding.sampling)
+            if decoding.temperature > 0:
                 asked = json.dumps(payload, sort_keys=True, ensure_ascii=False)
                 sample = drawn.get(asked, 0)
                 drawn[asked] = sample + 1
@@ -123,6 +120,39 @@ class JevalLM(LM):
             return await generate(self.model, job.payload)
 
         return [r["text"] for r in self._run_all("generate_until", jobs, answer)]
+
+
+@dataclass(frozen=True)
+class Decoding:
+    until: list[str]
+    max_tokens: int
+    temperature: float
+    sampling: dict[str, float]
+
+
+APPLIED = frozenset({"until", "max_gen_toks", "do_sample", "temperature", *SAMPLING})
+"""The generation settings the bridge applies (after lm-eval's own normalisation)."""
+NO_OPS = {"num_beams": 1}
+"""Settings lm-eval's transformers model passes to `generate()` that change nothing at these values."""
+
+
+def decoding_of(kwargs: dict[str, Any] | None, task: str) -> Decoding:
+    """A request's generation_kwargs read as lm-eval's models read them (its `normalize_gen_kwargs`:
+    `max_new_tokens`, `max_tokens` and `max_completion_tokens` stand for `max_gen_toks`; a
+    temperature above 0 without `do_sample` samples); a setting the bridge would not apply (beam
+    search, `max_length`, ...) is refused, naming the task, rather than dropped."""
+    from lm_eval.models.utils import normalize_gen_kwargs
+
+    found = dict(normalize_gen_kwargs(dict(kwargs or {}), DEFAULT_MAX_GEN_TOKS))
+    ignored = {k: v for k, v in found.items() if k not in APPLIED and not (k in NO_OPS and v == NO_OPS[k])}
+    if ignored:
+        listed = ", ".join(f"{k}={v!r}" for k, v in ignored.items())
+        raise JevalError(f"{task}: its generation_kwargs ask for {listed}, which jeval's lm-eval bridge cannot apply "
+                         f"(it applies {', '.join(sorted(APPLIED))}); the answers would not be the ones the task "
+                         "defines")
+    temperature = float(found["temperature"]) if found.get("do_sample") else 0.0
+    until = [stop for stop in found["until"] if stop]
+    return Decoding(until, int(found["max_gen_toks"]), temperature, sampling_of(found, temperature))
 
 
 def sampling_of(kwargs: dict[str, Any], temperature: float) -> dict[str, float]:
