@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jeval import __version__
+from jeval import __version__, gc_policy
 from jeval.errors import JevalError
 from jeval.tracking import Tracking, tracking_of
 from jeval.tracking import add_arguments as add_tracking_arguments
@@ -107,6 +107,8 @@ def overrides_of(args: argparse.Namespace) -> Overrides:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    deferred = gc_policy.defer_full_collections() if getattr(args, "as_program", False) else None
+
     from jeval.io import default_home
     from jeval.models.hub import checkpoint_of
     from jeval.runner import RunConfig, run
@@ -147,7 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     tracking = tracking_of(args)
     check_tracking(tracking)
-    path = run(config)
+    path = run(config, on_first_answer=deferred.resume if deferred else None)
     if tracking.wanted:
         log_run(path, tracking)
     return 0
@@ -562,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         for handler in logging.getLogger().handlers:
             handler.addFilter(_quiet_libraries)
     signal.signal(signal.SIGTERM, _interrupt)
+    args.as_program = as_program
     try:
         code = args.func(args)
         sys.stdout.flush()
@@ -583,6 +586,9 @@ def main(argv: list[str] | None = None) -> int:
         if as_program:
             _exit_now(130)
         return 130
+    finally:
+        if as_program:
+            gc_policy.spare_exit()
 
 
 def _exit_now(code: int) -> None:

@@ -81,13 +81,22 @@ def payload_key(identity: str, payload: dict[str, Any]) -> str:
 
 
 class Executor:
-    def __init__(self, store: AnswerStore, *, concurrency: int = 16, progress: bool = True):
+    def __init__(self, store: AnswerStore, *, concurrency: int = 16, progress: bool = True,
+                 on_first_answer: Callable[[], None] | None = None):
+        """`on_first_answer` is called when the first answer comes back from the model (not from
+        the store): the end of the run's start-up (jeval.gc_policy)."""
         if concurrency < 1:
             raise JevalError(f"concurrency must be at least 1, got {concurrency}")
         self.store = store
         self.concurrency = concurrency
         self.progress = progress
         self.tally = Tally()
+        self._on_first_answer = on_first_answer
+
+    def _answered(self) -> None:
+        if self._on_first_answer is not None:
+            call, self._on_first_answer = self._on_first_answer, None
+            call()
 
     def _look_up(self, jobs: Sequence[Job], accept: Callable[[Job, dict[str, Any]], bool] | None
                  ) -> tuple[list[str], dict[str, Outcome], dict[str, Job]]:
@@ -141,6 +150,7 @@ class Executor:
                     found[key] = Outcome(None, False, " ".join(str(e).split()))
                     bars.advance(job.task)
                     return
+            self._answered()
             self.store.put(key, job.payload, response)
             self.tally.sent[job.task] += 1
             found[key] = Outcome(response, False)
@@ -172,6 +182,7 @@ class Executor:
         try:
             async for i, response in answer_all([job for _, job in pending]):
                 key, job = pending[i]
+                self._answered()
                 self.store.put(key, job.payload, response)
                 self.tally.sent[job.task] += 1
                 found[key] = Outcome(response, False)

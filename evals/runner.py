@@ -16,7 +16,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -380,9 +380,11 @@ def assemble(config: RunConfig, run_id: str, started: float, identity: ModelIden
     }
 
 
-async def run_async(config: RunConfig, model: Model | None = None) -> Path:
+async def run_async(config: RunConfig, model: Model | None = None,
+                    on_first_answer: Callable[[], None] | None = None) -> Path:
     """Evaluate the configured model, or `model` (any object with jeval.models.model.Model's
-    methods, e.g. one already in memory), on the configured tasks."""
+    methods, e.g. one already in memory), on the configured tasks; `on_first_answer`: see
+    jeval.executor.Executor."""
     started = time.time()
     registry = load_registry()
     tasks = registry.resolve(list(config.tasks))
@@ -409,7 +411,7 @@ async def run_async(config: RunConfig, model: Model | None = None) -> Path:
     try:
         async with opened as asked:
             executor = Executor(GenerationStore(cache, identity), concurrency=config.in_flight(),
-                                progress=config.progress)
+                                progress=config.progress, on_first_answer=on_first_answer)
             t0 = time.monotonic()
             outcomes = await evaluate(planned, asked, executor, config.data_dir, config.reasoning, config.seed)
             generation_s = time.monotonic() - t0
@@ -453,5 +455,5 @@ def check_answered(results: Mapping[str, Any], path: Path) -> None:
                          f"reasons are in {path}")
 
 
-def run(config: RunConfig, model: Model | None = None) -> Path:
-    return asyncio.run(run_async(config, model))
+def run(config: RunConfig, model: Model | None = None, on_first_answer: Callable[[], None] | None = None) -> Path:
+    return asyncio.run(run_async(config, model, on_first_answer))

@@ -2,9 +2,10 @@
 smaller again when the device runs out of memory.
 
 A batch is as wide as its longest sequence, so sequences are taken longest first: neighbours are
-alike in length and little is padding. `--batch-size N` caps a batch at N sequences;
-`--batch-size auto` caps it by a token budget instead (sequences × width), read from the memory
-the device has free, so that short requests go many to a batch and long ones few. Where a batch
+alike in length, and a scoring batch ends before a sequence that would be mostly padding.
+`--batch-size N` caps a batch at N sequences; `--batch-size auto` caps it by a token budget
+instead (sequences × width), read from the memory the device has free, so that short requests go
+many to a batch and long ones few. Where a batch
 still does not fit, it is split in halves and the budget lowered for the rest of the run
 (lm-eval's `find_executable_batch_size` halves the same way).
 """
@@ -33,6 +34,11 @@ CPU_TOKEN_BUDGET = 4096
 (measured in tests/benchmarks/bench_local_batching.py), whatever memory is free."""
 MEMORY_SHARE = 0.25
 """The share of free memory one batch's activations may take."""
+MIN_FILL = 0.75
+"""The shortest sequence a batch takes, as a share of its widest: a batch ends before a sequence
+that would be more than a quarter padding. On 400 four-choice questions whose rows run from 7 to
+45 tokens, this cuts the tokens fed from 6,812 to 5,385 (4,918 without padding) and the scoring
+time by 18 % (tests/benchmarks/bench_local_batching.py)."""
 
 
 def parse_batch_size(value: str) -> BatchSize:
@@ -110,14 +116,17 @@ def by_length(lengths: Sequence[int]) -> list[int]:
     return sorted(range(len(lengths)), key=lambda i: -lengths[i])
 
 
-def batches(order: Sequence[int], lengths: Sequence[int], budget: Budget) -> Iterator[list[int]]:
-    """Consecutive runs of `order` that fit the budget; the first of each run is its widest. A
-    sequence too wide for the token budget goes alone."""
+def batches(order: Sequence[int], lengths: Sequence[int], budget: Budget, fill: float = 0.0
+            ) -> Iterator[list[int]]:
+    """Consecutive runs of `order` that fit the budget and whose sequences are each at least
+    `fill` of the run's first (its widest). A sequence too wide for the token budget goes alone.
+    Scoring passes take MIN_FILL; generation takes none (its rows decode token by token after the
+    prompt, so fewer batches save more than a shorter prompt would)."""
     at = 0
     while at < len(order):
         width = lengths[order[at]]
         end = at + 1
-        while end < len(order) and budget.fits(end - at + 1, width):
+        while end < len(order) and budget.fits(end - at + 1, width) and lengths[order[end]] >= fill * width:
             end += 1
         yield list(order[at:end])
         at = end

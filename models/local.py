@@ -40,6 +40,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, 
 
 from jeval.errors import JevalError
 from jeval.models.batching import (
+    MIN_FILL,
     Budget,
     batches,
     budget_for,
@@ -51,7 +52,7 @@ from jeval.models.batching import (
 from jeval.models.client import Completion, Usage, cut_at_stop
 from jeval.models.inprocess import LocalSettings
 from jeval.models.model import LogLikelihood, Window, split_pair
-from jeval.models.packing import Group, agrees, group_pairs, pack, packable, read_scores
+from jeval.models.packing import Group, agrees, group_pairs, pack, packable, read_scores, score_reads
 from jeval.models.server import check_checkpoint
 from jeval.task import TRUNCATION
 
@@ -142,6 +143,10 @@ class LocalModel:
         self.batches_run = 0
         self.sharing: bool | None = None
         """Whether pairs that share a context are scored in one row (None: not decided yet)."""
+        self._head: tuple[Any, Any] | None = None
+        """The decoder and output layer that scoring applies apart (`output_layer`); None: the
+        model's own logits (or not decided yet: `_head_known`)."""
+        self._head_known = False
         self._queue: list[_Pending] = []
         self._draining: asyncio.Task[None] | None = None
 
@@ -278,7 +283,7 @@ class LocalModel:
         groups = group_pairs(split, contexts, todo, share)
         lengths = [g.length for g in groups]
         chunk: list[list[Group]] = []
-        for batch in batches(by_length(lengths), lengths, self.budget):
+        for batch in batches(by_length(lengths), lengths, self.budget, MIN_FILL):
             chunk.append([groups[i] for i in batch])
             if sum(len(g.members) for b in chunk for g in b) >= STREAM_CHUNK:
                 for i, found in await self._on_worker(self._score_chunk, chunk, share):
@@ -320,15 +325,28 @@ class LocalModel:
                     log.info("scoring each choice in its own row: packed rows do not match separate ones")
         return self.sharing
 
+    def _forward(self, **inputs: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """One forward pass; returns (rows, positions) -> the logits at those pairs. Where the
+        model's logits are its output layer over its decoder's states, the layer is applied to the
+        positions read only: a batch's full logits (rows × width × vocabulary) are never made."""
+        inputs = {name: value.to(self.device) for name, value in inputs.items()}
+        if not self._head_known:
+            self._head = output_layer(self.model, inputs["input_ids"][:1, :8])
+            self._head_known = True
+        if self._head is None:
+            logits = self.model(**inputs, use_cache=False).logits
+            return lambda rows, positions: logits[rows.to(self.device), positions.to(self.device)]
+        decoder, head = self._head
+        states = decoder(**inputs, use_cache=False).last_hidden_state
+        return lambda rows, positions: head(states[rows.to(self.device), positions.to(self.device)])
+
     @torch.inference_mode()
     def _score_groups(self, groups: Sequence[Group]) -> list[tuple[int, LogLikelihood]]:
         """One forward pass over groups packed one to a row."""
         self.batches_run += 1
         packed = pack(groups, self.model.dtype)
-        logits = self.model(input_ids=packed.input_ids.to(self.device),
-                            position_ids=packed.position_ids.to(self.device),
-                            attention_mask=packed.attention_mask.to(self.device), use_cache=False).logits
-        return read_scores(packed, lambda row, where: logits[row, where])
+        return read_scores(packed, self._forward(input_ids=packed.input_ids, position_ids=packed.position_ids,
+                                                 attention_mask=packed.attention_mask))
 
     def _score_separately(self, groups: Sequence[Group]) -> list[tuple[int, LogLikelihood]]:
         items = [(m.index, [*g.prefix, *m.rest], len(g.prefix) + m.first) for g in groups for m in g.members]
@@ -345,15 +363,9 @@ class LocalModel:
         for row, (_, ids, _) in enumerate(items):
             inputs[row, :len(ids) - 1] = torch.tensor(ids[:-1])
             mask[row, :len(ids) - 1] = 1
-        logits = self.model(input_ids=inputs.to(self.device), attention_mask=mask.to(self.device),
-                            use_cache=False).logits
-        out = []
-        for row, (_, ids, n_context) in enumerate(items):
-            logprobs = torch.log_softmax(logits[row, n_context - 1:len(ids) - 1].float(), dim=-1)
-            target = torch.tensor(ids[n_context:], device=logprobs.device)
-            picked = logprobs.gather(1, target[:, None])[:, 0]
-            out.append(LogLikelihood(float(picked.sum()), bool((logprobs.argmax(-1) == target).all())))
-        return out
+        reads = [(row, row, list(range(n_context - 1, len(ids) - 1))) for row, (_, ids, n_context) in enumerate(items)]
+        targets = {row: ids[n_context:] for row, (_, ids, n_context) in enumerate(items)}
+        return [found for _, found in score_reads(reads, targets, self._forward(input_ids=inputs, attention_mask=mask))]
 
     # Perplexity
 
@@ -385,6 +397,13 @@ def _scored_logits(model: Any) -> Any:
     return decoder, head
 
 
+def output_layer(model: Any, probe: torch.Tensor) -> tuple[Any, Any] | None:
+    """The model's decoder and output layer where its logits over `probe` (token ids, one short
+    row) are exactly that layer over the decoder's last hidden states, else None."""
+    parts = _scored_logits(model)
+    return parts if parts is not None and _same_logits(model, parts, probe) else None
+
+
 @torch.inference_mode()
 def _same_logits(model: Any, parts: Any, ids: torch.Tensor) -> bool:
     """Whether the output layer over the decoder's hidden states gives the model's own logits."""
@@ -408,10 +427,7 @@ def score_windows(model: Any, windows: Sequence[Window], budget: Budget | int = 
     device = next(model.parameters()).device
     lengths = [len(w.ids) for w in windows]
     out = [0.0] * len(windows)
-    parts = _scored_logits(model)
-    if parts is not None and windows and not _same_logits(model, parts, torch.tensor([windows[0].ids[:8]],
-                                                                                     device=device)):
-        parts = None
+    parts = output_layer(model, torch.tensor([windows[0].ids[:8]], device=device)) if windows else None
     bar = tqdm(total=len(windows), desc="scoring windows", unit="win", leave=False, disable=not progress)
 
     def step(batch: Sequence[int]) -> list[float]:
@@ -435,7 +451,7 @@ def score_windows(model: Any, windows: Sequence[Window], budget: Budget | int = 
             del predicted  # else it lives on while the next row's logits are made: two rows' at once
         return found
 
-    for batch in batches(by_length(lengths), lengths, budget):
+    for batch in batches(by_length(lengths), lengths, budget, MIN_FILL):
         for i, value in zip(batch, run_fitted(batch, lengths[batch[0]], step, budget), strict=True):
             out[i] = value
         bar.update(len(batch))

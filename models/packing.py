@@ -18,7 +18,7 @@ and position ids this way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,17 +133,27 @@ def pack(groups: Sequence[Group], dtype: torch.dtype) -> Packed:
     return Packed(ids, positions, mask[:, None], reads, targets)
 
 
-def read_scores(packed: Packed, logits_at: Callable[[int, list[int]], torch.Tensor]
+def read_scores(packed: Packed, logits_at: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
                 ) -> list[tuple[int, LogLikelihood]]:
-    """Each member's summed log-probability and whether every token was the greedy choice;
-    `logits_at(row, positions)` gives the model's logits at those positions of a row."""
-    out = []
-    for row, index, where in packed.reads:
-        logprobs = torch.log_softmax(logits_at(row, where).float(), dim=-1)
-        target = torch.tensor(packed.targets[index], device=logprobs.device)
-        picked = logprobs.gather(1, target[:, None])[:, 0]
-        out.append((index, LogLikelihood(float(picked.sum()), bool((logprobs.argmax(-1) == target).all()))))
-    return out
+    """Each member's summed log-probability and whether every token was the greedy choice."""
+    return score_reads(packed.reads, packed.targets, logits_at)
+
+
+def score_reads(reads: Sequence[tuple[int, int, list[int]]], targets: Mapping[int, Sequence[int]],
+                logits_at: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> list[tuple[int, LogLikelihood]]:
+    """For each read (row, pair index, the row positions whose outputs predict the pair's
+    `targets`): the targets' summed log-probability and whether each was the greedy choice.
+    `logits_at(rows, positions)` gives the logits at those (row, position) pairs, one call for all
+    reads, so that the output layer and the softmax run once per batch and not once per pair."""
+    rows = torch.tensor([row for row, _, where in reads for _ in where])
+    positions = torch.tensor([at for _, _, where in reads for at in where])
+    logprobs = torch.log_softmax(logits_at(rows, positions).float(), dim=-1)
+    wanted = torch.tensor([t for _, index, _ in reads for t in targets[index]], device=logprobs.device)
+    picked = logprobs.gather(1, wanted[:, None])[:, 0]
+    greedy = logprobs.argmax(-1) == wanted
+    sizes = [len(where) for _, _, where in reads]
+    return [(index, LogLikelihood(float(p.sum()), bool(g.all())))
+            for (_, index, _), p, g in zip(reads, picked.split(sizes), greedy.split(sizes), strict=True)]
 
 
 PACKED_ATTENTION = ("sdpa", "eager")

@@ -145,3 +145,68 @@ def test_lm_eval_itself_runs_the_plugins_from_jeval_tasks_path(workdir):
                           env={**os.environ, **OFFLINE}, cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "jl_jcommonsenseqa" in proc.stdout and "jl_jsquad" in proc.stdout
+
+
+class _DrawingLM:
+    """An lm-eval model whose every answer is drawn from the process's random generators (Python's,
+    numpy's and torch's, which lm-eval seeds) and depends on the request's text: two evaluations
+    agree only if they seed alike and ask alike."""
+
+    @staticmethod
+    def make():
+        import random
+
+        import numpy as np
+        import torch
+        from lm_eval.api.model import LM
+
+        def draw(text: str) -> float:
+            return random.random() + float(np.random.rand()) + torch.rand(1).item() + len(text) / 100
+
+        class DrawingLM(LM):
+            def loglikelihood(self, requests):
+                return [(-draw(r.args[0] + r.args[1]), False) for r in requests]
+
+            def loglikelihood_rolling(self, requests):
+                return [-draw(r.args[0]) for r in requests]
+
+            def generate_until(self, requests):
+                return [f"{draw(r.args[0]):.3f}" for r in requests]
+
+        return DrawingLM()
+
+
+@pytest.mark.parametrize("shots, gen", [(None, None), (1, {"temperature": 0.5, "max_tokens": 7})])
+def test_lm_eval_tasks_are_evaluated_as_simple_evaluate_evaluates_them(workdir, monkeypatch, shots, gen):
+    """jeval calls lm-eval's `evaluate` with `simple_evaluate`'s seeds, overrides and arguments (it
+    skips only the environment report added afterwards): on the rendered japanese_leaderboard
+    tasks, every result jeval reads is the same, with the run's --shots and --gen-kwargs too."""
+    for k, v in OFFLINE.items():
+        monkeypatch.setenv(k, v)
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    from jeval.overrides import GenKwargs
+    from jeval.tasks.japanese_leaderboard.evaluate import evaluate_tasks
+
+    folder = jeval("tasks", "path", "--data-dir", workdir / "data").stdout.strip()
+    kwargs = GenKwargs(**gen) if gen else None
+    # A process's first load of a dataset draws from the generators after lm-eval has seeded them
+    # (lm-eval's own first and second runs differ so), hence one evaluation before the two compared.
+    evaluate_tasks(_DrawingLM.make(), ALL_TASKS, TaskManager(include_path=folder, include_defaults=False), 3, None)
+    theirs = lm_eval.simple_evaluate(model=_DrawingLM.make(), tasks=ALL_TASKS, limit=3, num_fewshot=shots,
+                                     gen_kwargs=kwargs.lm_eval() if kwargs else None,
+                                     task_manager=TaskManager(include_path=folder, include_defaults=False))
+    mine = evaluate_tasks(_DrawingLM.make(), ALL_TASKS, TaskManager(include_path=folder, include_defaults=False),
+                          3, shots, kwargs)
+    assert set(theirs) - set(mine) == {"config", "git_hash", "date", "pretty_env_info", "transformers_version",
+                                       "lm_eval_version", "upper_git_hash"}
+    for key in ("results", "configs", "versions", "n-shot", "n-samples", "higher_is_better", "group_subtasks"):
+        assert json.dumps(mine[key], sort_keys=True, default=str) == json.dumps(theirs[key], sort_keys=True,
+                                                                                default=str), key
+    for task in ALL_TASKS:
+        assert json.dumps(mine["samples"][task], default=str) == json.dumps(theirs["samples"][task], default=str)
+    if shots:
+        assert set(mine["n-shot"].values()) == {1}
+    if gen:
+        assert mine["configs"]["jl_jsquad"]["generation_kwargs"]["temperature"] == 0.5

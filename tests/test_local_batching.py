@@ -11,7 +11,7 @@ import torch
 from conftest import error_lines, jeval
 
 from jeval.errors import JevalError
-from jeval.models.batching import Budget, batches, budget_for, by_length, parse_batch_size, run_fitted
+from jeval.models.batching import MIN_FILL, Budget, batches, budget_for, by_length, parse_batch_size, run_fitted
 from jeval.models.inprocess import LocalSettings
 from jeval.models.local import LocalModel
 
@@ -54,26 +54,40 @@ def batched(tiny_checkpoint):
 
 def test_batched_loglikelihoods_equal_one_pass_per_request(one_at_a_time, batched):
     """24 pairs over 6 contexts: after the check of packed rows against separate ones (2 passes),
-    6 rows of one context each, 5 rows to a pass."""
+    6 rows of one context each, longest first, at most 5 to a pass and none of them more than a
+    quarter padding."""
+    from jeval.models.model import split_pair
+    from jeval.models.packing import group_pairs
+
     before, before_alone = batched.batches_run, one_at_a_time.batches_run
     alone, together = scored(one_at_a_time, PAIRS), scored(batched, PAIRS)
     assert one_at_a_time.batches_run - before_alone == len(PAIRS)
     assert batched.sharing is True
-    assert batched.batches_run - before == 2 + -(-6 // 5)
+    split = [split_pair(batched.tokenizer, c, x) for c, x in PAIRS]
+    rows = [g.length for g in group_pairs(split, [c for c, _ in PAIRS], range(len(PAIRS)), True)]
+    assert len(rows) == 6
+    assert batched.batches_run - before == 2 + len(list(batches(by_length(rows), rows, Budget(5), MIN_FILL)))
     for a, b in zip(alone, together, strict=True):
         assert b.logprob == pytest.approx(a.logprob, rel=1e-6, abs=1e-5)
         assert b.is_greedy == a.is_greedy
     assert all(a.logprob < 0 for a in alone)
 
 
-def test_a_batch_is_taken_longest_first_and_padding_changes_no_score(one_at_a_time, batched):
+def test_a_batch_is_taken_longest_first_under_its_budget_and_padding_changes_no_score(one_at_a_time, batched):
     lengths = [3, 9, 1, 9, 4]
     assert by_length(lengths) == [1, 3, 4, 0, 2]
     assert list(batches(by_length(lengths), lengths, Budget(2))) == [[1, 3], [4, 0], [2]]
-    assert list(batches(by_length(lengths), lengths, Budget(10, tokens=18))) == [[1, 3], [4, 0, 2]]
+    alike = [8, 8, 7, 6, 6]
+    assert list(batches(by_length(alike), alike, Budget(10, tokens=24))) == [[0, 1, 2], [3, 4]]
     short_with_long = [("A", "B"), ("今日は良い天気です。" * 12, "明日は雨")]
     assert scored(batched, short_with_long)[0].logprob == pytest.approx(
         scored(one_at_a_time, short_with_long[:1])[0].logprob, abs=1e-5)
+
+
+def test_a_scoring_batch_ends_before_a_sequence_that_would_be_more_than_a_quarter_padding():
+    lengths = [40, 30, 29, 12, 10, 9]
+    assert list(batches(by_length(lengths), lengths, Budget(64), MIN_FILL)) == [[0, 1], [2], [3, 4, 5]]
+    assert list(batches(by_length(lengths), lengths, Budget(64))) == [[0, 1, 2, 3, 4, 5]]  # generation's
 
 
 def test_concurrent_generation_requests_are_answered_together_with_the_same_answers(one_at_a_time, batched):
@@ -249,6 +263,22 @@ def test_perplexity_windows_are_scored_from_hidden_states_with_the_full_passes_n
     assert score_windows(model, windows, 4) == pytest.approx(expected, rel=1e-6)
     halved = score_windows(Scaled(model), windows, 4)
     assert halved != pytest.approx(expected, rel=1e-3)
+
+
+def test_choices_are_scored_from_the_output_layer_at_their_own_positions_with_the_full_passes_numbers(
+        tiny_checkpoint):
+    """The output layer is applied to the positions that predict a continuation only (no batch-wide
+    logits are made); the scores are those of the model's own full logits, shared rows or not."""
+    split_head = LocalModel(tiny_checkpoint, LocalSettings(batch_size=5))
+    full = LocalModel(tiny_checkpoint, LocalSettings(batch_size=5))
+    full._head_known = True
+    for sharing in (True, False):
+        split_head.sharing = full.sharing = sharing
+        expected = scored(full, PAIRS)
+        found = scored(split_head, PAIRS)
+        assert [f.logprob for f in found] == pytest.approx([e.logprob for e in expected], rel=1e-6, abs=1e-6)
+        assert [f.is_greedy for f in found] == [e.is_greedy for e in expected]
+    assert split_head._head is not None and full._head is None
 
 
 def test_a_batch_that_fails_fails_its_own_callers_and_the_next_batch_still_runs(tiny_checkpoint, monkeypatch):

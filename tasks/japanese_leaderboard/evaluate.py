@@ -1,4 +1,4 @@
-"""Run planned lm-eval tasks with `lm_eval.simple_evaluate` on the run's model and executor, and
+"""Run planned lm-eval tasks as `lm_eval.simple_evaluate` does, on the run's model and executor, and
 fold lm-eval's results and per-sample logs into jeval's task outcomes."""
 
 from __future__ import annotations
@@ -7,9 +7,7 @@ import asyncio
 import json
 import logging
 import math
-import subprocess
 from typing import Any
-from unittest import mock
 
 from jeval.errors import JevalError
 from jeval.overrides import GenKwargs
@@ -76,38 +74,49 @@ def with_overrides(decoding: dict[str, Any], p: PlannedTask) -> dict[str, Any]:
     return {**decoding, "overrides": dict(p.overrides)} if p.overrides else decoding
 
 
-def quiet_git_hash() -> str | None:
-    """What lm-eval records as `git_hash` (`git describe --always` in the working directory),
-    asked with git's complaints kept off the terminal: lm-eval lets git print "fatal: not a git
-    repository" whenever jeval runs outside a checkout. jeval records its own version and commit."""
-    try:
-        found = subprocess.run(["git", "describe", "--always"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return found.stdout.strip() or None if found.returncode == 0 else None
+def evaluate_tasks(lm: Any, tasks: list[Any], manager: Any, limit: int | None, shots: int | None,
+                   gen: GenKwargs | None = None) -> dict[str, Any]:
+    """What `lm_eval.simple_evaluate` does for a model object that is already built (lm-eval
+    0.4.13, the pinned version): its seeds, its task-config overrides (`--num_fewshot`,
+    `--gen_kwargs`) and its `evaluate` call, with the same arguments. Left out is what it adds to
+    the results afterwards, which jeval does not read: the git hash, the environment report (it runs
+    `pip list` and more: about 0.7 s a call) and the tokenizer report. `gen` (the run's
+    --gen-kwargs) updates the generation tasks' generation_kwargs. tests/test_lmeval_evaluate.py
+    holds this equal to `simple_evaluate` on everything jeval reads."""
+    import random
 
+    import numpy as np
+    from lm_eval.defaults import DEFAULT_OTHER_SEED, DEFAULT_RANDOM_SEED
+    from lm_eval.evaluator import evaluate
+    from lm_eval.utils import set_torch_seed
 
-async def run_lm_eval(lm: Any, tasks: list[Any], manager: Any, limit: int | None, shots: int | None,
-                      gen: GenKwargs | None = None) -> dict[str, Any]:
-    """`lm_eval.simple_evaluate` on jeval's model interface, off the event loop (the interface
-    sends its requests back onto the loop), with lm-eval's git probe made quiet; `gen` (the run's
-    --gen-kwargs) updates the generation tasks' generation_kwargs as lm-eval's --gen_kwargs does."""
-    import lm_eval
-    import lm_eval.evaluator
-
-    with mock.patch.object(lm_eval.evaluator, "get_git_commit_hash", quiet_git_hash):
-        out = await asyncio.to_thread(
-            lm_eval.simple_evaluate, model=lm, tasks=tasks, task_manager=manager, limit=limit,
-            num_fewshot=shots, log_samples=True, bootstrap_iters=100000,
-            gen_kwargs=gen.lm_eval() if gen is not None else None,
-        )
+    random.seed(DEFAULT_RANDOM_SEED)
+    np.random.seed(DEFAULT_OTHER_SEED)
+    set_torch_seed(DEFAULT_OTHER_SEED)
+    loaded = manager.load(tasks)
+    for task in loaded["tasks"].values():
+        if gen is not None and task.get_config("output_type") == "generate_until":
+            task.set_config(key="generation_kwargs", value=gen.lm_eval(), update=True)
+        if shots is not None and task.get_config("num_fewshot") != 0:
+            task.set_config(key="num_fewshot", value=shots)
+        elif shots is None and task.get_config("num_fewshot") is None:
+            task.set_config(key="num_fewshot", value=0)
+        task.set_fewshot_seed(seed=DEFAULT_OTHER_SEED)
+    out = evaluate(lm=lm, task_dict=loaded, limit=limit, bootstrap_iters=100000, log_samples=True,
+                   fewshot_as_multiturn=True, verbosity=None)
     if out is None:
         raise JevalError("lm-eval returned no results")
     return dict(out)
 
 
+async def run_lm_eval(lm: Any, tasks: list[Any], manager: Any, limit: int | None, shots: int | None,
+                      gen: GenKwargs | None = None) -> dict[str, Any]:
+    """`evaluate_tasks` off the event loop (the model interface sends its requests back onto the loop)."""
+    return await asyncio.to_thread(evaluate_tasks, lm, tasks, manager, limit, shots, gen)
+
+
 class LmEvalHarness(Harness):
-    """Evaluates every planned japanese_leaderboard task of a run in one `simple_evaluate` call."""
+    """Evaluates every planned japanese_leaderboard task of a run in one lm-eval evaluation."""
 
     name = "lm-eval/japanese_leaderboard"
 
