@@ -202,7 +202,7 @@ def score_generation(p: PlannedTask, answered: Mapping[tuple[str, str], tuple[Re
               "completion": sum(x["completion_tokens"] or 0 for x in rows)}
     empty = sum(1 for x in rows if "failed" not in x and not x["output"].strip())
     thought = summary(rows, reasoning)
-    scored = with_stderrs(task.aggregate(scores), scores, task.aggregate)
+    scored = with_stderrs(task.aggregate(scores), scores, task.aggregate, item=task.item_field)
     return TaskOutcome(scored.metrics, rows, len(rows), p.prompt_fingerprint, decoding,
                        extra={"tokens": tokens, "empty_outputs": empty, **failure_record(failed),
                               **({"reasoning": thought} if thought is not None else {}), "stderr": scored.record})

@@ -22,7 +22,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +123,30 @@ def _is_item_mean(values: list[Any], score: float) -> bool:
     return math.isclose(math.fsum(values) / len(values), score, rel_tol=1e-9, abs_tol=1e-12)
 
 
+def _by_item(scores: Sequence[S], field: str) -> list[list[S]]:
+    groups: dict[Any, list[S]] = {}
+    for s in scores:
+        groups.setdefault(s.get(field), []).append(s)
+    return list(groups.values())
+
+
+def _drawn_apart(field: str, drawn: list[list[S]]) -> list[S]:
+    """The scores of drawn items, each draw's under a name of its own (an item drawn twice is two
+    items to the aggregation, as a scored item drawn twice is two)."""
+    return cast(list[S], [{**s, field: f"{s.get(field)}#{i}"} for i, group in enumerate(drawn) for s in group])
+
+
 def with_stderrs(metrics: Mapping[str, Any], scores: Sequence[S],
-                 recompute: Callable[[list[S]], Mapping[str, Any]] | None = None, seed: int = SEED) -> Stderrs:
+                 recompute: Callable[[list[S]], Mapping[str, Any]] | None = None, seed: int = SEED,
+                 item: str | None = None) -> Stderrs:
     """`metrics` with a standard error after every score (see the module's doc): analytic where
     the scores carry the metric's per-item values and the score is their mean, else a bootstrap
-    through `recompute` (the task's aggregation) over the scored items. The record says which,
-    how many resamples from which seed, and why an error is missing where one is."""
+    through `recompute` (the task's aggregation) over the scored items. Where several scores
+    belong to one item (samples of one problem, for pass@k), `item` names the score field that
+    says which, and the bootstrap draws items, each with all its scores (samples of one problem
+    are not independent draws; resampling them apart would understate the error and leave
+    problems with fewer samples than pass@k needs). The record says which method, how many
+    resamples from which seed and of what, and why an error is missing where one is."""
     wanted = scored_metrics(metrics)
     method: dict[str, str] = {}
     errors: dict[str, float | None] = {}
@@ -136,7 +154,7 @@ def with_stderrs(metrics: Mapping[str, Any], scores: Sequence[S],
     resampled = []
     for key in wanted:
         values: list[Any] = [s.get(key) for s in scores]
-        if _is_item_mean(values, float(metrics[key])):
+        if item is None and _is_item_mean(values, float(metrics[key])):
             method[key] = "mean"
             errors[key] = mean_stderr([float(v) for v in values])
         elif key in NOT_RESAMPLED:
@@ -148,8 +166,14 @@ def with_stderrs(metrics: Mapping[str, Any], scores: Sequence[S],
             resampled.append(key)
     resamples = min((FEWER_RESAMPLES.get(k, RESAMPLES) for k in resampled), default=RESAMPLES)
     if resampled and recompute is not None:
+        aggregate = recompute
         try:
-            errors.update(bootstrap_stderrs(recompute, list(scores), resampled, resamples, seed))
+            if item is None:
+                errors.update(bootstrap_stderrs(aggregate, list(scores), resampled, resamples, seed))
+            else:
+                field = item
+                errors.update(bootstrap_stderrs(lambda drawn: aggregate(_drawn_apart(field, drawn)),
+                                                _by_item(scores, field), resampled, resamples, seed))
         except Exception as e:  # a resample the aggregation cannot score must not cost the run its scores
             log.warning("standard errors by bootstrap failed (%s: %s); the scores stand without them",
                         type(e).__name__, e)
@@ -166,7 +190,10 @@ def with_stderrs(metrics: Mapping[str, Any], scores: Sequence[S],
             out[stderr_key(key)] = errors[key]
     record: dict[str, Any] = {"method": method, "n": len(scores)}
     if resampled:
-        record["bootstrap"] = {"resamples": resamples, "seed": seed, "unit": "scored item"}
+        unit = "scored item" if item is None else f"item ({item}), with all its scores"
+        record["bootstrap"] = {"resamples": resamples, "seed": seed, "unit": unit}
+        if item is not None:
+            record["items"] = len(_by_item(scores, item))
     if missing:
         record["missing"] = missing
     return Stderrs(out, record)

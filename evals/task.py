@@ -366,6 +366,11 @@ class GenerationTask(Task):
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, Any]:
         """Summarise per-item scores into the task's metrics."""
 
+    item_field: str | None = None
+    """For a task that scores several samples per item (pass@k): the score field naming the item,
+    which `aggregate` groups by; standard errors then resample items, each with all its samples
+    (jeval.stderr). None: every score is an item of its own."""
+
     def max_shots(self, task_dir: Path) -> int | None:
         """How many few-shot examples the prepared data can give (None: no limit known). A task
         whose prepared data has none runs zero-shot by default, and refuses `--shots N`."""

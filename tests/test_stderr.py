@@ -190,3 +190,25 @@ def test_suite_errors_follow_from_the_task_errors(jaster_results):
     recomputed = summarize(tasks)
     assert recomputed is not None and recomputed["AVG"] == summary["AVG"]
     assert recomputed["AVG_stderr"] == summary["AVG_stderr"]
+
+
+def test_samples_of_one_problem_are_resampled_together_for_pass_at_k():
+    """pass@k's error draws problems, each with all its samples: drawing samples apart would treat
+    ten samples of one problem as ten independent problems (understating the error) and leave
+    resampled problems with fewer samples than pass@10 needs."""
+    from jeval.tasks.jhumaneval.task import JHumanEvalTask
+
+    task = JHumanEvalTask()
+    scores = [{"task_id": f"JHumanEval/{p}", "passed": s < (p * 3) % 11, "result": "passed" if s < (p * 3) % 11
+               else "failed: AssertionError"} for p in range(12) for s in range(10)]
+    metrics = task.aggregate(scores)
+    found = with_stderrs(metrics, scores, task.aggregate, item=task.item_field)
+    assert found.record["bootstrap"]["unit"] == "item (task_id), with all its scores"
+    assert found.record["items"] == 12 and found.record["n"] == 120
+    per_problem = [((p * 3) % 11) / 10 for p in range(12)]
+    assert metrics["pass@1"] == pytest.approx(statistics.mean(per_problem))
+    assert found.metrics["pass@1_stderr"] == pytest.approx(mean_stderr(per_problem), rel=0.15)
+    assert found.metrics["pass@10_stderr"] is not None and found.metrics["pass@10_stderr"] > 0
+
+    apart = with_stderrs(metrics, scores, task.aggregate)
+    assert apart.metrics["pass@1_stderr"] < 0.8 * found.metrics["pass@1_stderr"]

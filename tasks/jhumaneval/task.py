@@ -134,6 +134,7 @@ def _key(task_id: str, sample: int) -> str:
 
 @dataclass(frozen=True, eq=False)
 class JHumanEvalTask(GenerationTask):
+    item_field = "task_id"
     config: ScoringConfig = field(default_factory=ScoringConfig)
     _found: dict[str, Sandbox | SandboxUnavailable] = field(default_factory=dict, repr=False)
     """The sandbox, made on first use (or why there is none)."""
