@@ -231,7 +231,8 @@ def cmd_data_sources(args: argparse.Namespace) -> int:
     else:
         for row in rows:
             pin = f"sha256:{row['sha256']}" if row["sha256"] else "unpinned (checksum recorded at first download)"
-            print(f"{row['task']}\t{row['url']}\t{pin}\t{row['license']}\tupstream: {row['upstream']}\t"
+            task = f"{row['task']} {row['variant']}" if row["variant"] else row["task"]
+            print(f"{task}\t{row['url']}\t{pin}\t{row['license']}\tupstream: {row['upstream']}\t"
                   f"access: {row['access']}\tcommercial use: {row['commercial_use']}")
     return 0
 

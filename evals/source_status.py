@@ -87,7 +87,8 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     groups: dict[tuple[Any, ...], list[str]] = {}
     for row in rows:
         said = (row["upstream"], row["access"], row["license"], row["commercial_use"], *_hint(row))
-        groups.setdefault((row["task"], *said), []).append(row["url"])
+        task = f"{row['task']} ({row['variant']})" if row.get("variant") else row["task"]
+        groups.setdefault((task, *said), []).append(row["url"])
     merged: dict[tuple[Any, ...], list[str]] = {}
     for (task, *described), urls in groups.items():
         merged.setdefault((tuple(described), tuple(sorted(urls))), []).append(task)

@@ -93,7 +93,9 @@ def test_sources_json_lists_url_checksum_and_mirror_path():
     rows = json.loads(proc.stdout)
     assert {r["task"] for r in rows} == {"jcommonsenseqa"}
     jglue = [r for r in rows if r["url"].startswith("https://raw.githubusercontent.com/yahoojapan/JGLUE/")]
-    assert len(jglue) == 2 and len(rows) == 2, "jeval's own prompt text needs no llm-jp-eval file"
+    data = [r for r in rows if r["variant"] is None]
+    assert len(jglue) == 2 and data == jglue, "jeval's own prompt text needs no llm-jp-eval file"
+    assert all("llm-jp-eval" in r["url"] for r in rows if r["variant"] == "--upstream-text")
     assert all(len(r["sha256"]) == 64 for r in jglue)
     assert all(r["url"].endswith(r["mirror_path"]) for r in rows)
 

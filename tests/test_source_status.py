@@ -100,8 +100,20 @@ def test_data_sources_prints_the_status_of_each_file():
     assert "\tupstream: not checked\taccess: open\t" in lines["train-v1.1.json"]
 
     rows = json.loads(jeval("data", "sources", "chabsa", "--json").stdout)
-    assert [(r["upstream"], r["access"], r["commercial_use"]) for r in rows] == [("dead", "not checked", "allowed")]
-    assert "no longer serves" in rows[0]["status_basis"] and "--mirror" in rows[0]["unavailable"]
+    data = [r for r in rows if r["variant"] is None]
+    assert [(r["upstream"], r["access"], r["commercial_use"]) for r in data] == [("dead", "not checked", "allowed")]
+    assert "no longer serves" in data[0]["status_basis"] and "--mirror" in data[0]["unavailable"]
+
+
+def test_the_files_of_an_upstream_tools_prompt_text_are_listed_beside_the_data():
+    """`jeval data prepare --upstream-text` also fetches llm-jp-eval's source files (the prompt
+    text): they are listed, marked, so that a mirror for an offline machine can hold them."""
+    rows = json.loads(jeval("data", "sources", "jnli", "--json").stdout)
+    text = [r for r in rows if r["variant"] == "--upstream-text"]
+    assert text and all("llm-jp/llm-jp-eval/v1.4.1/" in r["url"] and r["defines_prompt"] for r in text)
+    assert {r["url"] for r in text}.isdisjoint(r["url"] for r in rows if r["variant"] is None)
+    lines = jeval("data", "sources", "jnli").stdout.splitlines()
+    assert any(line.startswith("jnli --upstream-text\thttps://raw.githubusercontent.com/llm-jp/") for line in lines)
 
 
 def test_the_readme_table_is_what_the_registry_says():

@@ -173,14 +173,22 @@ def load_manifest(task: Task, data_dir: Path) -> dict[str, Any]:
 
 
 def sources_table(tasks: list[Task]) -> list[dict[str, Any]]:
-    """Every source of `tasks`, with what is known of it (`jeval.source_status`)."""
+    """Every source of `tasks`, with what is known of it (`jeval.source_status`); for a task with
+    an upstream tool's prompt text, also the files `jeval data prepare --upstream-text` fetches for
+    it (`variant`), so that a mirror for offline machines can hold them too."""
     rows = []
     for t in tasks:
-        for s in t.sources():
+        own = t.sources()
+        extra: tuple[Source, ...] = ()
+        if isinstance(t, ChoosesPromptText) and not t.upstream_text:
+            urls = {s.url for s in own}
+            extra = tuple(s for s in t.with_upstream_text().sources() if s.url not in urls)
+        for s, variant in [*((s, None) for s in own), *((s, "--upstream-text") for s in extra)]:
             status = s.status or NOT_CHECKED
-            rows.append({"task": t.spec.name, "url": s.url, "sha256": s.sha256, "mirror_path": s.mirror_path,
-                         "license": s.license, "defines_prompt": s.defines_prompt, "upstream": status.upstream,
-                         "access": status.access, "commercial_use": commercial_use(s.license),
+            rows.append({"task": t.spec.name, "variant": variant, "url": s.url, "sha256": s.sha256,
+                         "mirror_path": s.mirror_path, "license": s.license, "defines_prompt": s.defines_prompt,
+                         "upstream": status.upstream, "access": status.access,
+                         "commercial_use": commercial_use(s.license),
                          "status_basis": status.basis if s.status else "declared without a status",
                          "unavailable": s.unavailable})
     return rows
