@@ -29,8 +29,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
-
 from jeval.errors import JevalError
 from jeval.fingerprint import checkpoint_fingerprint
 from jeval.identity import Basis, ModelIdentity, display_name, endpoint_fingerprint
@@ -152,6 +150,8 @@ def package_version(name: str) -> str | None:
 
 def preflight(base_url: str) -> None:
     """Fail fast, with one clear line, when nothing listens at `base_url`."""
+    import httpx
+
     url = normalize_base_url(base_url) + "/models"
     try:
         httpx.get(url, timeout=10.0)
@@ -164,6 +164,8 @@ def preflight(base_url: str) -> None:
 
 def listed_models(base_url: str, api_key: str | None) -> list[dict[str, Any]]:
     """The server's `/v1/models` entries (empty when it lists none or cannot answer)."""
+    import httpx
+
     url = normalize_base_url(base_url) + "/models"
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
@@ -285,6 +287,8 @@ def resolve(spec: ModelSpec) -> Resolved:
 
 def server_version(base_url: str) -> str | None:
     """What the server says it is (vLLM answers `GET /version`), or None."""
+    import httpx
+
     url = normalize_base_url(base_url).removesuffix("/v1") + "/version"
     try:
         response = httpx.get(url, timeout=5.0)
