@@ -11,7 +11,18 @@ import torch
 from conftest import error_lines, jeval
 
 from jeval.errors import JevalError
-from jeval.models.batching import MIN_FILL, Budget, batches, budget_for, by_length, parse_batch_size, run_fitted
+from jeval.models.batching import (
+    CPU_ACTIVATION_BUDGET,
+    CPU_TOKEN_BUDGET,
+    MIN_FILL,
+    Budget,
+    batches,
+    budget_for,
+    by_length,
+    layer_bytes_per_token,
+    parse_batch_size,
+    run_fitted,
+)
 from jeval.models.inprocess import LocalSettings
 from jeval.models.local import LocalModel
 
@@ -130,11 +141,15 @@ def test_a_batch_that_runs_out_of_memory_is_split_and_later_batches_are_smaller(
         run_fitted([1, 2], 100, lambda items: (_ for _ in ()).throw(ValueError("not memory")), Budget(2))
 
 
-def test_auto_batches_on_a_cpu_are_capped_by_a_token_budget(tiny_checkpoint):
-    from transformers import AutoConfig
+def test_auto_batches_on_a_cpu_are_capped_by_tokens_and_by_a_layers_activations(tiny_checkpoint):
+    from transformers import AutoConfig, LlamaConfig
 
     budget = budget_for("auto", "cpu", AutoConfig.from_pretrained(tiny_checkpoint), 4)
-    assert budget.tokens is not None and 0 < budget.tokens <= 4096
+    assert budget.tokens is not None and 0 < budget.tokens <= CPU_TOKEN_BUDGET
+    wide = LlamaConfig(hidden_size=512, intermediate_size=1376)
+    wider = budget_for("auto", "cpu", wide, 4)
+    assert wider.tokens == CPU_ACTIVATION_BUDGET // layer_bytes_per_token(wide, 4) < budget.tokens
+    assert budget_for("auto", "cpu", wide, 2).tokens == 2 * wider.tokens
     assert budget_for(3, "cpu", None, 4) == Budget(3)
     assert parse_batch_size("auto") == "auto" and parse_batch_size("16") == 16
     for bad in ("0", "-2", "many"):

@@ -16,7 +16,7 @@ The jeval side is `jeval.tasks.ppl.score.evaluate_corpus` (the scoring code of `
 ppl --backend local`), or with `--jeval-cli` the whole `jeval run` command, fresh cache each time.
 
     python tests/benchmarks/bench_ppl_lmeval.py --checkpoint CKPT [--docs 120] [--max-length 255]
-        [--rounds 3] [--batch-size 8] [--lm-eval-batch-size 1] [--jeval-cli]
+        [--rounds 3] [--batch-size 8|auto] [--lm-eval-batch-size 1] [--jeval-cli]
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def worker(args: argparse.Namespace) -> None:
         length = args.max_length + 1 if args.convention == "jeval" else args.max_length
         loaded_s, loaded_kib = time.perf_counter() - t0, peak_kib()
         t1 = time.perf_counter()
-        found = evaluate_corpus(model, tokenizer, texts, max_length=length, batch_size=args.batch_size,
+        found = evaluate_corpus(model, tokenizer, texts, max_length=length, batch_size=int(args.batch_size),
                                 convention=args.convention)
         nll, tokens = found.nll, found.tokens
     else:
@@ -145,13 +145,16 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=255,
                         help="lm-eval's max_length (jeval's convention uses one more as its context length)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=8, help="jeval's windows per batch")
+    parser.add_argument("--batch-size", default="8",
+                        help="jeval's windows per batch (auto: jeval run's default, with --jeval-cli only)")
     parser.add_argument("--lm-eval-batch-size", type=int, default=1, help="lm-eval's batch_size (its default: 1)")
     parser.add_argument("--jeval-cli", action="store_true", help="measure the whole `jeval run` command")
     parser.add_argument("--worker", choices=("jeval", "lm-eval"), help=argparse.SUPPRESS)
     parser.add_argument("--convention", default="jeval", help=argparse.SUPPRESS)
     parser.add_argument("--lm-eval-settings", default="defaults", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.batch_size == "auto" and not (args.jeval_cli or args.worker):
+        parser.error("--batch-size auto applies to the whole command only: add --jeval-cli")
     if args.worker:
         worker(args)
         return
