@@ -22,6 +22,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from http_support import JsonHandler
+
 THINKING_SECRET = "考えている内容は見せない"
 
 
@@ -39,19 +41,8 @@ def _chunk(text: str) -> bytes:
 
 
 def _handler(stats: Stats) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def _json(self, status: int, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
 
         def do_POST(self):
             request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
@@ -59,14 +50,14 @@ def _handler(stats: Stats) -> type[http.server.BaseHTTPRequestHandler]:
             mode = self.path.strip("/").split("/")[0]
             if self.path.endswith("/moderations"):
                 if mode == "broken":
-                    self._json(500, {"error": "moderation is down"})
+                    self._send({"error": "moderation is down"}, 500)
                     return
                 text = request.get("input", "")
-                self._json(200, {"id": "modr-test", "model": "scripted",
-                                 "results": [{"flagged": "FORBIDDEN" in str(text), "categories": {}}]})
+                self._send({"id": "modr-test", "model": "scripted",
+                            "results": [{"flagged": "FORBIDDEN" in str(text), "categories": {}}]})
                 return
             if not self.path.endswith("/chat/completions"):
-                self._json(404, {"error": "not found"})
+                self._send({"error": "not found"}, 404)
                 return
             last = next((m["content"] for m in reversed(request.get("messages", [])) if m["role"] == "user"), "")
             if isinstance(last, list):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import error_lines, jeval
+from http_support import JsonHandler
 
 SECRET = "sk-test-Zq81LmN0pQ"
 FIXTURE_ANSWERS = Path(__file__).parent / "fixtures" / "jmt_bench" / "answers"
@@ -30,35 +31,24 @@ class FakeOpenAI:
         self.seen_prompts: Counter = Counter()
         fake = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self):
-                self._send(200, {"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]})
+                self._send({"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]})
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.keys.append(self.headers.get("Authorization", ""))
                 if self.headers.get("Authorization") != f"Bearer {SECRET}":
-                    self._send(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
+                    self._send({"error": {"message": "bad key", "type": "invalid_request_error"}}, 401)
                     return
                 fake.calls.append(body)
                 if len(fake.calls) == 1:
-                    self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}})
+                    self._send({"error": {"message": "slow down", "type": "rate_limit"}}, 429)
                     return
-                self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                                 "choices": [{"index": 0, "finish_reason": "stop",
-                                              "message": {"role": "assistant", "content": fake.grade(body)}}],
-                                 "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}})
+                self._send({"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                            "choices": [{"index": 0, "finish_reason": "stop",
+                                         "message": {"role": "assistant", "content": fake.grade(body)}}],
+                            "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}})
 
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
