@@ -402,10 +402,11 @@ API's own fields."""
 
 def _body(max_tokens: int, temperature: float, stop: list[str] | None, params: dict[str, Any]) -> dict[str, Any]:
     """Request fields; `max_tokens` is always sent (servers differ in their defaults). `params`
-    holds `seed` and `sampling` (settings among jeval.task.SAMPLING) where the request sets them."""
+    holds `seed` and `sampling` (settings among jeval.task.SAMPLING) where the request sets them,
+    and `extra_body`, fields of a server's own beyond the API's."""
     params = dict(params)
     sampling = dict(params.pop("sampling", None) or {})
-    extra = {k: sampling.pop(k) for k in EXTRA_BODY if k in sampling}
+    extra = {**(params.pop("extra_body", None) or {}), **{k: sampling.pop(k) for k in EXTRA_BODY if k in sampling}}
     body = dict(max_tokens=max_tokens, temperature=temperature, stop=stop or None, **params, **sampling)
     if extra:
         body["extra_body"] = extra

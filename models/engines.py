@@ -267,7 +267,7 @@ def resolve(spec: ModelSpec) -> Resolved:
     if engine.name == "transformers":
         settings["device"] = spec.local.device or settings["device"]
         settings["dtype"] = _checkpoint_dtype(checkpoint) if spec.local.dtype == "auto" else spec.local.dtype
-        settings["sampling"] = LOCAL_SAMPLING
+        settings["sampling"] = SAMPLING_RULE
         identity = ModelIdentity(name, fingerprint, "weights", engine.name, _local_version(), settings,
                                  path=str(checkpoint), revision=spec.revision)
         return Resolved(spec, engine, identity, checkpoint)
@@ -279,6 +279,8 @@ def resolve(spec: ModelSpec) -> Resolved:
     settings["server_args"] = list(spec.server_args)
     if engine.name == "vllm":
         settings["dtype"] = _server_dtype(spec.server_args)
+    else:
+        settings["sampling"] = SAMPLING_RULE
     identity = ModelIdentity(name, fingerprint, "weights", engine.name,
                              package_version("vllm" if engine.name == "vllm" else "transformers"), settings,
                              served_id=str(checkpoint), path=str(checkpoint), revision=spec.revision)
@@ -329,10 +331,33 @@ def _resolve_endpoint(spec: ModelSpec, memo: Path | None) -> Resolved:
     return Resolved(spec, _engine_spec("openai-compatible", local is not None), identity, local)
 
 
-LOCAL_SAMPLING = "checkpoint defaults, whole vocabulary"
-"""How the in-process engine samples what a request leaves out (jeval.models.local): from the
+SAMPLING_RULE = "checkpoint defaults, whole vocabulary"
+"""How the transformers engines sample what a request leaves out, as vLLM does: from the
 checkpoint's generation config, without transformers' library top_k of 50. Named in the identity
-because answers sampled before this rule (with that top_k) must not be served as answers under it."""
+because answers sampled before this rule must not be served as answers under it: in-process ones
+drawn from the 50 likeliest tokens, and `transformers serve` ones that were greedy (it samples
+only where the checkpoint's generation config sets do_sample; see `serve_sampling`)."""
+
+
+def serve_sampling(checkpoint: Path) -> dict[str, str]:
+    """Request fields that make `transformers serve` sample a request above temperature 0 by
+    SAMPLING_RULE. The server copies the checkpoint's generation config and sets only temperature
+    and top_p on it, so where the checkpoint does not set do_sample it answers greedily whatever
+    the temperature, and where it sets no top_k generate() draws from transformers' library top_k
+    of 50. Given a `generation_config` field, it builds the config from that field instead
+    (temperature and top_p from the request as before), and generate() fills what the field
+    leaves unset from the checkpoint's own config."""
+    path = checkpoint / "generation_config.json"
+    try:
+        own = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError) as e:
+        raise JevalError(f"cannot read {path}: {e}") from None
+    if not isinstance(own, dict):
+        raise JevalError(f"{path} is not a JSON object")
+    fields: dict[str, Any] = {"do_sample": True}
+    if own.get("top_k") is None:
+        fields["top_k"] = 0
+    return {"generation_config": json.dumps(fields, sort_keys=True)}
 
 
 def _local_version() -> str:
@@ -391,6 +416,10 @@ class ServedModel(_ResolvedModel):
         self._usage = Usage()
         self._tokenizer: Any = None
         self.started = False
+        served = resolved.served_checkpoint
+        on_serve = resolved.engine.name == "transformers-serve"
+        self._sampled_fields = serve_sampling(served) if on_serve and served is not None else {}
+        """Request fields sent with every request above temperature 0 (`serve_sampling`)."""
 
     @property
     def usage(self) -> Usage:
@@ -412,17 +441,20 @@ class ServedModel(_ResolvedModel):
                                                          max_retries=spec.max_retries, timeout_s=spec.timeout_s))
         return self._client
 
+    def _extra(self, temperature: float) -> dict[str, Any]:
+        return {"extra_body": self._sampled_fields} if temperature > 0 and self._sampled_fields else {}
+
     async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0,
                        stop: list[str] | None = None, seed: int | None = None,
                        sampling: Mapping[str, float] | None = None) -> Completion:
         return await (await self.client()).complete(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop,
-                                                    seed=seed, sampling=sampling)
+                                                    seed=seed, sampling=sampling, **self._extra(temperature))
 
     async def chat(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
                    stop: list[str] | None = None, seed: int | None = None,
                    sampling: Mapping[str, float] | None = None) -> Completion:
         return await (await self.client()).chat(messages, max_tokens=max_tokens, temperature=temperature, stop=stop,
-                                                seed=seed, sampling=sampling)
+                                                seed=seed, sampling=sampling, **self._extra(temperature))
 
     def _checkpoint(self) -> Path:
         checkpoint = self._resolved.served_checkpoint
