@@ -299,6 +299,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"revision: {hub.revision}", flush=True)
             record = f" --name {hub.repo_id} --model-revision {hub.revision}"
         print(f"log: {server.log_path}", flush=True)
+        if server.engine == "transformers":
+            record += " --engine transformers"
         print(f"try: jeval run --base-url {server.base_url} --model-id {server.model_id}{record} "
               "--tasks jcommonsenseqa", flush=True)
         while server.running:
@@ -356,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="server: HTTP API (default); local: in process, no server")
     p.add_argument("--engine", choices=["auto", "vllm", "transformers"], default="auto",
                    help="vllm or transformers (default: vllm where it is installed and a GPU is visible); with "
-                        "--backend local, vllm is vLLM's offline engine in this process")
+                        "--backend local, vllm is vLLM's offline engine in this process; with --base-url, "
+                        "transformers says the server is a `transformers serve` (jeval serve's try: line adds it)")
     inproc = p.add_argument_group("in-process model (--backend local)")
     inproc.add_argument("--batch-size", type=_batch_size, default=None, metavar="N|auto",
                         help="sequences per forward pass, grouped by length (default: auto, as many as a token "

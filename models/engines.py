@@ -9,6 +9,9 @@
 | openai-compatible   | endpoint | yes            | maybe: where the model id is a checkpoint     |
 |                     |          |                | folder here, if the server answers them       |
 
+A `transformers serve` behind `--base-url` cannot be told from other servers by asking it, so the
+user names it with `--engine transformers` (engine transformers-serve, kind endpoint).
+
 A task's needs are checked against the engine before anything starts (`check_capabilities`).
 Servers jeval starts and in-process models are started on the first request the cache could not
 answer, so a fully cached run starts neither.
@@ -75,13 +78,15 @@ class EngineSpec:
     """Why the engine lacks what it lacks, for error messages."""
 
 
-def _engine_spec(name: EngineName, endpoint_tokenizer: bool = False) -> EngineSpec:
+def _engine_spec(name: EngineName, endpoint_tokenizer: bool = False, behind_url: bool = False) -> EngineSpec:
+    """`behind_url`: a `transformers serve` the user started and names with `--engine transformers`
+    beside `--base-url` (kind endpoint: jeval starts nothing)."""
     generation: dict[Capability, Support] = {"generate": "yes", "chat": "yes"}
     if name in ("vllm", "vllm-offline", "transformers"):
         return EngineSpec(name, "server" if name == "vllm" else "local",
                           {**generation, "loglikelihood": "yes", "token_logprobs": "yes"})
     if name == "transformers-serve":
-        return EngineSpec(name, "server", generation,
+        return EngineSpec(name, "endpoint" if behind_url else "server", generation,
                           "`transformers serve` cannot give (it answers 422 to prompt_logprobs and 500 to echo "
                           "with max_tokens=0, and ignores logprobs otherwise)")
     if endpoint_tokenizer:
@@ -121,6 +126,10 @@ class ModelSpec:
         if self.backend != "local" and self.local != LocalSettings():
             raise JevalError("--device, --dtype, --batch-size and --threads set how jeval runs a model in process; "
                              "they need --backend local (a server takes its own options: --server-arg)")
+        if self.base_urls and self.engine == "vllm":
+            raise JevalError("--engine vllm with --base-url: jeval asks the server what it is (vLLM answers "
+                             "/version); with --base-url, --engine only names a `transformers serve` "
+                             "(--engine transformers), which cannot say so itself")
 
     def api_key(self) -> str | None:
         return api_key_from_env(self.api_key_env,
@@ -250,6 +259,8 @@ def engine_for(spec: ModelSpec) -> EngineSpec:
             _check_device(spec.local.device)
             return _engine_spec("transformers")
         return _engine_spec("vllm" if choose_engine(spec.engine) == "vllm" else "transformers-serve")
+    if spec.engine == "transformers":
+        return _engine_spec("transformers-serve", behind_url=True)
     return _engine_spec("openai-compatible", spec.model_id is not None and _local_checkpoint(spec.model_id) is not None)
 
 
@@ -313,6 +324,10 @@ def _resolve_endpoint(spec: ModelSpec, memo: Path | None) -> Resolved:
     entry = next((e for e in listed if e["id"] == model_id), {})
     reported = {k: entry[k] for k in REPORTED_FIELDS if entry.get(k) is not None}
     local = _local_checkpoint(model_id) or _local_checkpoint(str(reported.get("root", "")))
+    if spec.engine == "transformers" and local is None:
+        raise JevalError(f"--engine transformers with --base-url: the model id {model_id!r} is not a checkpoint "
+                         "folder here; give --model-id as the folder the server serves, so that jeval can read its "
+                         "generation config (`transformers serve` samples by it)")
     basis: Basis
     if local is not None:
         fingerprint, basis = checkpoint_fingerprint(local, memo), "weights"
@@ -324,6 +339,11 @@ def _resolve_endpoint(spec: ModelSpec, memo: Path | None) -> Resolved:
                     "--model-revision when the model behind it changes", spec.base_urls[0], model_id,
                     f" and revision {spec.revision!r}" if spec.revision else "")
     name = display_name(spec.name, model_id=model_id, fingerprint=fingerprint)
+    if spec.engine == "transformers" and local is not None:
+        identity = ModelIdentity(name, fingerprint, basis, "transformers-serve", None,
+                                 {"sampling": SAMPLING_RULE, "started_by": "user"}, served_id=model_id,
+                                 revision=spec.revision, path=str(local))
+        return Resolved(spec, _engine_spec("transformers-serve", behind_url=True), identity, local)
     served_by = {"owned_by": reported.get("owned_by")} if reported.get("owned_by") else {}
     identity = ModelIdentity(name, fingerprint, basis, "openai-compatible", server_version(spec.base_urls[0]),
                              served_by, served_id=model_id, revision=spec.revision,

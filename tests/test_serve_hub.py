@@ -69,6 +69,7 @@ def test_a_hub_model_is_served_and_a_run_against_it_names_repo_and_commit(hub, p
         model = json.loads(results_path.read_text(encoding="utf-8"))["model"]
         assert model["name"] == REPO and model["revision"] == f"{REPO}@{COMMIT}"
         assert model["fingerprint"] == checkpoint_fingerprint(snapshot), "the weights behind the URL, by their files"
+        assert model["engine"]["name"] == "transformers-serve", "the try: line names the server behind the URL"
 
         stopped = time.monotonic()
         proc.send_signal(signal.SIGTERM)
