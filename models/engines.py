@@ -35,6 +35,7 @@ from typing import Any, Literal
 from jeval.errors import JevalError
 from jeval.fingerprint import checkpoint_fingerprint
 from jeval.identity import Basis, ModelIdentity, display_name, endpoint_fingerprint
+from jeval.io import read_json
 from jeval.models.client import (
     ClientConfig,
     Completion,
@@ -368,10 +369,7 @@ def serve_sampling(checkpoint: Path) -> dict[str, str]:
     (temperature and top_p from the request as before), and generate() fills what the field
     leaves unset from the checkpoint's own config."""
     path = checkpoint / "generation_config.json"
-    try:
-        own = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, ValueError) as e:
-        raise JevalError(f"cannot read {path}: {e}") from None
+    own = read_json(path) if path.is_file() else {}
     if not isinstance(own, dict):
         raise JevalError(f"{path} is not a JSON object")
     fields: dict[str, Any] = {"do_sample": True}

@@ -119,7 +119,7 @@ def test_sampled_requests_carry_do_sample_and_the_whole_vocabulary_where_the_che
 def test_an_unreadable_generation_config_is_one_clear_error(tiny_checkpoint, tmp_path):
     broken = with_generation_config(tiny_checkpoint, tmp_path / "broken")
     (broken / "generation_config.json").write_text("{not json")
-    with pytest.raises(JevalError, match=r"cannot read .*generation_config\.json"):
+    with pytest.raises(JevalError, match=r"generation_config\.json: not valid JSON"):
         serve_sampling(broken)
     (broken / "generation_config.json").write_text("[1, 2]")
     with pytest.raises(JevalError, match=r"generation_config\.json is not a JSON object"):
